@@ -1,0 +1,68 @@
+//! Epoch-based reclamation (Fraser, "Practical lock-freedom", 2004) on `crossbeam-epoch`.
+//!
+//! A guard pins the thread to the global epoch; a retired pointer is freed once every thread
+//! pinned at its retirement has unpinned, two epoch advances later. Protection is therefore
+//! free: [`Guard::protect`] is a plain `Acquire` load.
+//!
+//! Ordinary builds use `crossbeam-epoch`'s global collector, whose per-thread handle makes a pin
+//! a thread-local access and one fence. Under loom and Miri every domain has a private
+//! [`Collector`] instead, so that a model or test tears down completely: dropping the domain
+//! runs everything it retired, and leak checks mean something.
+
+use super::{check_slot, sealed, Dispose, Guard, Reclaimer};
+use crate::sync::{AtomicPtr, Ordering};
+#[cfg(any(loom, miri))]
+use crossbeam_epoch::Collector;
+
+/// Epoch-based reclamation: see the [module documentation](super).
+#[derive(Debug, Default)]
+pub struct Epoch {
+    #[cfg(any(loom, miri))]
+    collector: Collector,
+}
+
+/// A pinned section under [`Epoch`].
+#[derive(Debug)]
+pub struct EpochGuard {
+    pub(super) pin: crossbeam_epoch::Guard,
+}
+
+impl sealed::Sealed for Epoch {}
+
+impl Reclaimer for Epoch {
+    const NAME: &'static str = "epoch";
+
+    type Guard<'d> = EpochGuard;
+
+    #[inline]
+    fn guard(&self) -> EpochGuard {
+        #[cfg(any(loom, miri))]
+        let pin = self.collector.register().pin();
+        #[cfg(not(any(loom, miri)))]
+        let pin = crossbeam_epoch::pin();
+        EpochGuard { pin }
+    }
+}
+
+impl Guard for EpochGuard {
+    #[inline]
+    fn protect<T>(&mut self, slot: usize, src: &AtomicPtr<T>) -> *mut T {
+        check_slot(slot);
+        // Acquire: pairs with the Release of the writer that installed the pointer in `src`.
+        // The pin taken before this load keeps the pointee alive: it cannot have been retired
+        // before the pin, because retiring happens only after unlinking.
+        src.load(Ordering::Acquire)
+    }
+
+    #[inline]
+    unsafe fn retire<T: Send, D: Dispose<T>>(&self, ptr: *mut T) {
+        // SAFETY: the deferred call runs once, after every thread pinned now has unpinned. By (1)
+        // of `Guard::retire` no thread pinned later can load `ptr`, so nothing reads it when the
+        // call runs; (2) makes the `dispose` call valid; (3) lets it run on any thread, late.
+        unsafe { self.pin.defer_unchecked(move || D::dispose(ptr)) }
+        // Under the checkers, hand the garbage to the collector at once, so that epoch advances
+        // and frees happen inside the model rather than at teardown.
+        #[cfg(any(loom, miri))]
+        self.pin.flush();
+    }
+}
