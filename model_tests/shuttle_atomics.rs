@@ -5,7 +5,7 @@
 //! use-after-free into a panic.
 //!
 //! Run: `RUSTFLAGS="--cfg shuttle" cargo test --release --test shuttle_atomics`.
-//! `SHUTTLE_ITERATIONS` scales every test (default 2000 schedules per scheduler).
+//! `SHUTTLE_ITERATIONS` scales every test (default 10 000 schedules per scheduler).
 #![cfg(shuttle)]
 
 use concurrency::reclaim::Quarantine;
@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 fn iterations() -> usize {
-    std::env::var("SHUTTLE_ITERATIONS").map_or(2000, |v| v.parse().expect("a number"))
+    std::env::var("SHUTTLE_ITERATIONS").map_or(10_000, |v| v.parse().expect("a number"))
 }
 
 /// Runs `model` under random and PCT (depth 3) schedules.

@@ -49,9 +49,9 @@ use std::ptr::NonNull;
 /// `cfg(concurrency_mutant = "publish_without_release")` drops the Release half so that the
 /// loom and Miri suites can show they catch it.
 const INSTALL: Ordering = if cfg!(concurrency_mutant = "publish_without_release") {
-    Ordering::Acquire
+    Ordering::Acquire // the mutant: no Release
 } else {
-    Ordering::AcqRel
+    Ordering::AcqRel // Release pairs with the Acquire load in `Guard::protect`
 };
 
 /// A shared reference to a `T` that any thread can read or replace atomically.
@@ -217,10 +217,8 @@ impl<T: Send + Sync + 'static, R: Reclaimer> AtomicReference<T, R> {
         // reused for another value while this call runs.
         let expected = Arc::as_ptr(expected).cast_mut();
         // Failure is Relaxed: the actual pointer is neither returned nor dereferenced.
-        match self
-            .current
-            .compare_exchange(expected, new, INSTALL, Ordering::Relaxed)
-        {
+        let outcome = self.current.compare_exchange(expected, new, INSTALL, Ordering::Relaxed);
+        match outcome {
             Ok(old) => {
                 self.retire(old);
                 true

@@ -84,10 +84,9 @@ impl Guard for HazardGuard<'_> {
 
     #[inline]
     unsafe fn retire<T: Send, D: Dispose<T>>(&self, ptr: *mut T) {
-        // SAFETY: haphazard's conditions: (1) no hazard will newly guard `ptr`, because by (1) of
-        // `Guard::retire` it is unlinked and `protect` validates against the source; (2) it is
-        // retired once, by (2); (3) it stays valid as `&T` until disposed of, which happens at
-        // the latest when the domain drops.
+        // SAFETY: haphazard's (1): `ptr` is unlinked (our (1)) and `protect` validates, so no
+        // hazard newly guards it; (2) it is retired once (our (2)); (3) it stays valid until
+        // disposed of, at the latest when the domain drops.
         unsafe { self.domain.retire_ptr::<T, Disposer<T, D>>(ptr) };
         if cfg!(any(loom, miri)) {
             self.domain.eager_reclaim();
