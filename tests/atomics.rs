@@ -126,7 +126,11 @@ fn reference_exchange_returns_each_value_once() {
     returned.push(*r.get());
     let distinct: HashSet<_> = returned.iter().collect();
     assert_eq!(distinct.len(), returned.len(), "a value came out twice");
-    assert_eq!(returned.len(), THREADS * 1000 + 1, "every value came out once");
+    assert_eq!(
+        returned.len(),
+        THREADS * 1000 + 1,
+        "every value came out once"
+    );
 }
 
 #[test]

@@ -216,8 +216,10 @@ impl<T: Send + Sync + 'static, R: Reclaimer> AtomicReference<T, R> {
         // ABA cannot happen: `expected` is a live Arc, so its allocation cannot be freed and
         // reused for another value while this call runs.
         let expected = Arc::as_ptr(expected).cast_mut();
-        // Failure is Relaxed: the actual pointer is neither returned nor dereferenced.
-        let outcome = self.current.compare_exchange(expected, new, INSTALL, Ordering::Relaxed);
+        let outcome = self
+            .current
+            // Failure is Relaxed: the actual pointer is neither returned nor dereferenced.
+            .compare_exchange(expected, new, INSTALL, Ordering::Relaxed);
         match outcome {
             Ok(old) => {
                 self.retire(old);
