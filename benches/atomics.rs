@@ -9,35 +9,24 @@
 //! `BenchmarkId` parameter and the throughput is operations across all threads. Each sample
 //! checks its result, so a fast wrong answer fails the bench instead of winning it.
 
+mod common;
+
 use arc_swap::ArcSwap;
+use common::timed_parallel;
 use concurrency::reclaim::{Epoch, HazardPointers, Reclaimer};
 use concurrency::{AtomicInt64, AtomicReference};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicI64, Ordering::SeqCst};
-use std::sync::{Arc, Barrier, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 const THREADS: [usize; 2] = [1, 2];
 
 /// Runs `op(thread, iters)` on `threads` threads released together; returns the wall time of
 /// the parallel section alone.
-fn timed_parallel(threads: usize, iters: u64, op: impl Fn(usize, u64) + Sync) -> Duration {
-    let barrier = Barrier::new(threads + 1);
-    std::thread::scope(|s| {
-        for t in 0..threads {
-            let (barrier, op) = (&barrier, &op);
-            s.spawn(move || {
-                barrier.wait();
-                op(t, iters);
-            });
-        }
-        barrier.wait();
-        let start = Instant::now();
-        // Leaving the scope joins every thread.
-        start
-    })
-    .elapsed()
+fn timed(threads: usize, iters: u64, op: impl Fn(usize, u64) + Sync) -> Duration {
+    timed_parallel(threads, |t, _| op(t, iters)).0
 }
 
 /// A shared 64-bit integer.
@@ -91,8 +80,7 @@ fn bench_counter<C: Counter>(c: &mut Criterion) {
             |b, &threads| {
                 b.iter_custom(|iters| {
                     let counter = C::default();
-                    let time =
-                        timed_parallel(threads, iters, |_, n| (0..n).for_each(|_| counter.incr()));
+                    let time = timed(threads, iters, |_, n| (0..n).for_each(|_| counter.incr()));
                     assert_eq!(
                         counter.get(),
                         (threads as u64 * iters) as i64,
@@ -108,7 +96,7 @@ fn bench_counter<C: Counter>(c: &mut Criterion) {
             |b, &threads| {
                 b.iter_custom(|iters| {
                     let counter = C::default();
-                    let time = timed_parallel(threads, iters, |_, n| {
+                    let time = timed(threads, iters, |_, n| {
                         (0..n).for_each(|_| counter.add(black_box(3)))
                     });
                     assert_eq!(
@@ -127,7 +115,7 @@ fn bench_counter<C: Counter>(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     let counter = C::default();
                     counter.add(1);
-                    let time = timed_parallel(threads, iters, |_, n| {
+                    let time = timed(threads, iters, |_, n| {
                         (0..n).for_each(|_| counter.mul(black_box(-1)))
                     });
                     let expected = if (threads as u64 * iters) % 2 == 0 {
@@ -264,7 +252,7 @@ fn bench_reference<S: SharedRef>(c: &mut Criterion) {
             |b, &threads| {
                 let shared = S::make(Payload::new(7));
                 b.iter_custom(|iters| {
-                    timed_parallel(threads, iters, |_, n| {
+                    timed(threads, iters, |_, n| {
                         (0..n).for_each(|_| assert_eq!(shared.get_full(), 7));
                     })
                 })
@@ -276,7 +264,7 @@ fn bench_reference<S: SharedRef>(c: &mut Criterion) {
             |b, &threads| {
                 let shared = S::make(Payload::new(7));
                 b.iter_custom(|iters| {
-                    timed_parallel(threads, iters, |_, n| {
+                    timed(threads, iters, |_, n| {
                         (0..n).for_each(|_| assert_eq!(shared.borrow_read(), 7));
                     })
                 })
@@ -288,7 +276,7 @@ fn bench_reference<S: SharedRef>(c: &mut Criterion) {
             |b, &threads| {
                 let shared = S::make(Payload::new(0));
                 b.iter_custom(|iters| {
-                    timed_parallel(threads, iters, |t, n| {
+                    timed(threads, iters, |t, n| {
                         (0..n).for_each(|i| shared.swap(Payload::new(i + t as u64)));
                     })
                 })
@@ -300,7 +288,7 @@ fn bench_reference<S: SharedRef>(c: &mut Criterion) {
             |b, &threads| {
                 let shared = S::make(Payload::new(0));
                 b.iter_custom(|iters| {
-                    timed_parallel(threads, iters, |_, n| (0..n).for_each(|i| shared.cas(i)))
+                    timed(threads, iters, |_, n| (0..n).for_each(|i| shared.cas(i)))
                 })
             },
         );
@@ -311,7 +299,7 @@ fn bench_reference<S: SharedRef>(c: &mut Criterion) {
                 // Thread 0 writes one time in 64; everyone else only reads.
                 let shared = S::make(Payload::new(0));
                 b.iter_custom(|iters| {
-                    timed_parallel(threads, iters, |t, n| {
+                    timed(threads, iters, |t, n| {
                         for i in 0..n {
                             if t == 0 && i % 64 == 0 {
                                 shared.swap(Payload::new(i));

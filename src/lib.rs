@@ -31,9 +31,20 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod atomic;
+mod queue;
 pub mod reclaim;
 mod sync;
 #[cfg(all(test, not(any(loom, shuttle))))]
 mod test_support;
+mod wait_set;
 
 pub use atomic::{AtomicFlag, AtomicInt64, AtomicReference, DivisionByZero, RefGuard};
+pub use queue::{
+    ConcurrentQueue, GetError, PopError, PutError, QueueMode, ShutDown, StdConcurrentQueue,
+    TaskDoneError,
+};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;

@@ -55,6 +55,15 @@ impl Guard for EpochGuard {
     }
 
     #[inline]
+    fn protect_if<T>(&mut self, slot: usize, _: *mut T, _: impl FnOnce() -> bool) -> bool {
+        check_slot(slot);
+        // The caller loaded the candidate under this pin from a location it reached under the
+        // pin, so the candidate was linked after the pin began and cannot be freed before the
+        // pin ends: no validation needed.
+        true
+    }
+
+    #[inline]
     unsafe fn retire<T: Send, D: Dispose<T>>(&self, ptr: *mut T) {
         // SAFETY: the deferred call runs once, after every thread pinned now has unpinned. By (1)
         // of `Guard::retire` no thread pinned later can load `ptr`, so nothing reads it when the

@@ -10,8 +10,7 @@
 //! retired. Under loom and Miri every retirement triggers a reclamation pass, so that frees
 //! happen inside the model rather than at teardown.
 
-use super::{check_slot, protect_validated, sealed, Dispose, Guard, Reclaimer, MAX_SLOTS};
-use crate::sync::AtomicPtr;
+use super::{check_slot, publish_and_validate, sealed, Dispose, Guard, Reclaimer, MAX_SLOTS};
 use haphazard::raw::Pointer;
 use haphazard::{Domain, HazardPointer};
 use std::fmt;
@@ -75,11 +74,20 @@ impl Reclaimer for HazardPointers {
 
 impl Guard for HazardGuard<'_> {
     #[inline]
-    fn protect<T>(&mut self, slot: usize, src: &AtomicPtr<T>) -> *mut T {
+    fn protect_if<T>(
+        &mut self,
+        slot: usize,
+        candidate: *mut T,
+        still_reachable: impl FnOnce() -> bool,
+    ) -> bool {
         check_slot(slot);
         let domain = self.domain;
         let hazard = self.slots[slot].get_or_insert_with(|| HazardPointer::new_in_domain(domain));
-        protect_validated(src, |candidate| hazard.protect_raw(candidate))
+        if publish_and_validate(|| hazard.protect_raw(candidate), still_reachable) {
+            return true;
+        }
+        hazard.reset_protection();
+        false
     }
 
     #[inline]

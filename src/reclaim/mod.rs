@@ -78,12 +78,47 @@ pub trait Guard {
     /// (`slot < MAX_SLOTS`), releasing whatever that slot protected before.
     ///
     /// The result stays valid while the guard lives and `slot` is not reused, provided every
-    /// pointer ever stored in `src` is retired only through this guard's domain, and only after
-    /// it was unlinked from `src`.
+    /// pointer ever stored in `src` is retired only through this guard's domain, only after it
+    /// was unlinked from `src`, and `src` itself stays reachable meanwhile (a field of the
+    /// structure, or of a node that is protected and still linked; otherwise use
+    /// [`protect_if`](Self::protect_if) with a check that the node is still linked).
     ///
     /// # Panics
     /// If `slot >= MAX_SLOTS`.
-    fn protect<T>(&mut self, slot: usize, src: &AtomicPtr<T>) -> *mut T;
+    fn protect<T>(&mut self, slot: usize, src: &AtomicPtr<T>) -> *mut T {
+        // Relaxed: only a candidate; the Acquire re-load in the check synchronizes.
+        let mut candidate = src.load(Ordering::Relaxed);
+        loop {
+            let mut current = candidate;
+            let still_there = || {
+                // Acquire: pairs with the Release of the writer that installed the pointer in
+                // `src`, so its initialization of the pointee is visible to the caller.
+                current = src.load(Ordering::Acquire);
+                current == candidate
+            };
+            if self.protect_if(slot, candidate, still_there) {
+                return candidate;
+            }
+            candidate = current;
+        }
+    }
+
+    /// Protects `candidate` under `slot` if `still_reachable` — run after the protection is
+    /// published — confirms it was not unlinked meanwhile; otherwise releases the slot and
+    /// returns `false`. The caller must have loaded `candidate` with `Acquire` from a location
+    /// it could reach safely.
+    ///
+    /// This is the hazard-pointer validation step on its own, for sources that may themselves
+    /// be unlinked (for example `head.next` of a queue whose `head` may move on).
+    ///
+    /// # Panics
+    /// If `slot >= MAX_SLOTS`.
+    fn protect_if<T>(
+        &mut self,
+        slot: usize,
+        candidate: *mut T,
+        still_reachable: impl FnOnce() -> bool,
+    ) -> bool;
 
     /// Hands `ptr` over for destruction by `D::dispose` once no guard of this domain can reach it.
     ///
@@ -131,28 +166,19 @@ impl<T> Dispose<T> for DropArc {
     }
 }
 
-/// Hazard-pointer protection: load, publish, fence, re-load until the source still holds what
-/// was published. `publish` stores a candidate into the caller's hazard slot.
+/// The hazard-pointer validation step: publish, fence, check. `publish` stores the candidate
+/// into the caller's hazard slot; `still_reachable` re-reads the source.
 ///
 /// Shared by [`HazardPointers`] and the model-only `Quarantine`, so shuttle checks the same
 /// validation the production hazard pointers run.
-fn protect_validated<T>(src: &AtomicPtr<T>, mut publish: impl FnMut(*mut T)) -> *mut T {
-    // Relaxed: only a candidate; the Acquire re-load below validates and synchronizes.
-    let mut candidate = src.load(Ordering::Relaxed);
-    loop {
-        model_yield();
-        publish(candidate);
-        // SeqCst: orders the hazard store above before the re-load below (a store→load edge);
-        // pairs with the fence a reclaiming thread issues before it scans the hazard slots.
-        fence(Ordering::SeqCst);
-        // Acquire: pairs with the Release of the writer that installed the pointer in `src`,
-        // so its initialization of the pointee is visible to the caller.
-        let current = src.load(Ordering::Acquire);
-        if current == candidate || cfg!(concurrency_mutant = "unvalidated_protect") {
-            return candidate;
-        }
-        candidate = current;
-    }
+fn publish_and_validate(publish: impl FnOnce(), still_reachable: impl FnOnce() -> bool) -> bool {
+    model_yield();
+    publish();
+    // SeqCst: orders the hazard store above before the re-read in `still_reachable` (a
+    // store→load edge); pairs with the fence a reclaiming thread issues before it scans the
+    // hazard slots.
+    fence(Ordering::SeqCst);
+    cfg!(concurrency_mutant = "unvalidated_protect") || still_reachable()
 }
 
 fn check_slot(slot: usize) {

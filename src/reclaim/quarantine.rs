@@ -8,8 +8,8 @@
 //! pointer it hands out was not retired. A structure that retires a node while it is still
 //! reachable, or a protection that skips validation, fails the model at once.
 
-use super::{check_slot, protect_validated, sealed, Dispose, Guard, Reclaimer};
-use crate::sync::{model_yield, AtomicPtr, Mutex};
+use super::{check_slot, publish_and_validate, sealed, Dispose, Guard, Reclaimer};
+use crate::sync::{model_yield, Mutex};
 use std::collections::HashSet;
 use std::fmt;
 
@@ -73,20 +73,26 @@ impl Quarantine {
 }
 
 impl Guard for QuarantineGuard<'_> {
-    fn protect<T>(&mut self, slot: usize, src: &AtomicPtr<T>) -> *mut T {
+    fn protect_if<T>(
+        &mut self,
+        slot: usize,
+        candidate: *mut T,
+        still_reachable: impl FnOnce() -> bool,
+    ) -> bool {
         check_slot(slot);
-        // Nothing is freed before the domain drops, so an address is never reused and a pointer
-        // retired before its publication can never pass validation: if it comes back here, the
-        // protection was broken, and a real hazard pointer would have been a use-after-free.
+        // Nothing is freed before the domain drops, so an address is never reused, and a
+        // pointer retired before its publication can never pass a correct validation: if one
+        // does, a real hazard pointer would have let the caller use freed memory.
         let mut retired_when_published = false;
-        let ptr = protect_validated(src, |candidate| {
-            retired_when_published = self.domain.is_retired(candidate);
-        });
-        assert!(
-            !retired_when_published,
-            "use after free: {ptr:p} was protected after it had been retired"
+        let protected = publish_and_validate(
+            || retired_when_published = self.domain.is_retired(candidate),
+            still_reachable,
         );
-        ptr
+        assert!(
+            !(protected && retired_when_published),
+            "use after free: {candidate:p} was protected after it had been retired"
+        );
+        protected
     }
 
     unsafe fn retire<T: Send, D: Dispose<T>>(&self, ptr: *mut T) {

@@ -1,0 +1,206 @@
+//! loom models of `ConcurrentQueue`: the Michael–Scott algorithm with reclamation inside the
+//! model, the two-lock queue, the sleep/wake protocol, shutdown and timeouts.
+//!
+//! The lock-free queue runs on epochs here. On hazard pointers it cannot: every operation takes
+//! a hazard record from haphazard's shared list, whose lock bit haphazard spins on without
+//! yielding, and a preempted lock holder makes loom report an endless branch. Hazard pointers
+//! are modelled on `AtomicReference` (`loom_atomics`) and run the queue under Miri.
+//!
+//! Run: `RUSTFLAGS="--cfg loom --cfg crossbeam_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
+//! --test loom_queue`. Each model prints how many executions it explored.
+#![cfg(loom)]
+
+use concurrency::reclaim::{Epoch, Reclaimer};
+use concurrency::{ConcurrentQueue, PopError, QueueMode, ShutDown};
+use loom::sync::Arc;
+use loom::thread;
+use std::time::Duration;
+
+/// Runs `model` under loom (preemption bound from `LOOM_MAX_PREEMPTIONS`), counting the
+/// executions explored.
+fn check(name: &str, model: impl Fn() + Sync + Send + 'static) {
+    run(name, loom::model::Builder::new(), model);
+}
+
+/// Like [`check`], with the preemption bound capped at `max_preemptions`.
+fn check_bounded(name: &str, max_preemptions: usize, model: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    let bound = builder
+        .preemption_bound
+        .map_or(max_preemptions, |b| b.min(max_preemptions));
+    builder.preemption_bound = Some(bound);
+    run(&format!("{name} [preemptions ≤ {bound}]"), builder, model);
+}
+
+fn run(name: &str, builder: loom::model::Builder, model: impl Fn() + Sync + Send + 'static) {
+    let executions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&executions);
+    builder.check(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        model();
+    });
+    let n = executions.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!("loom: {name}: {n} executions");
+}
+
+fn lock_free<R: Reclaimer>() -> Arc<ConcurrentQueue<u32, R>> {
+    Arc::new(ConcurrentQueue::with_mode_and_reclaimer(
+        QueueMode::LockFree,
+    ))
+}
+
+fn spawn_push<R: Reclaimer>(
+    q: &Arc<ConcurrentQueue<u32, R>>,
+    values: &'static [u32],
+) -> thread::JoinHandle<()> {
+    let q = Arc::clone(q);
+    thread::spawn(move || {
+        for &v in values {
+            q.push(v).unwrap();
+        }
+    })
+}
+
+/// Two producers, one consumer: every value delivered once. Three threads on epochs: explored
+/// at one preemption (two did not finish in ten minutes).
+#[test]
+fn two_producers_one_consumer() {
+    check_bounded("MS queue 2P+1C (epoch)", 1, || {
+        let q = lock_free::<Epoch>();
+        let a = spawn_push(&q, &[1]);
+        let b = spawn_push(&q, &[10]);
+        let mut got: Vec<u32> = q.try_pop().into_iter().collect();
+        a.join().unwrap();
+        b.join().unwrap();
+        got.extend(q.take_remaining());
+        drop(q);
+        got.sort_unstable();
+        assert_eq!(got, [1, 10], "lost or duplicated");
+    });
+}
+
+/// One producer, two consumers racing for its value: it goes to exactly one of them, and the
+/// old sentinel is reclaimed inside the model. Three threads on epochs: explored at one
+/// preemption.
+#[test]
+fn one_producer_two_consumers() {
+    check_bounded("MS queue 1P+2C (epoch)", 1, || {
+        let q = lock_free::<Epoch>();
+        let producer = spawn_push(&q, &[1]);
+        let consumer = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.try_pop().ok())
+        };
+        let mine = q.try_pop().ok();
+        producer.join().unwrap();
+        let theirs = consumer.join().unwrap();
+        let mut got: Vec<u32> = mine.into_iter().chain(theirs).collect();
+        got.extend(q.take_remaining());
+        drop(q);
+        got.sort_unstable();
+        assert_eq!(got, [1], "lost or duplicated");
+    });
+}
+
+/// A producer publishes a value the consumer takes: the consumer must see what was written.
+/// Under `--cfg concurrency_mutant="link_without_release"` the link loses its Release and loom
+/// must report the consumer's unsynchronized read of the node's value.
+#[test]
+#[cfg_attr(
+    concurrency_mutant = "link_without_release",
+    should_panic(expected = "Causality violation")
+)]
+fn publication_of_a_pushed_value() {
+    check("MS queue publication", || {
+        let q = lock_free::<Epoch>();
+        let producer = spawn_push(&q, &[7]);
+        let got = q.try_pop();
+        producer.join().unwrap();
+        let rest = q.take_remaining();
+        drop(q);
+        assert!(got == Ok(7) || (got == Err(PopError::Empty) && rest == [7]));
+    });
+}
+
+/// A consumer that sleeps in `pop` is always woken by a push: a lost wake-up would leave it
+/// blocked forever, which loom reports as a deadlock.
+fn no_lost_wakeup(mode: QueueMode) {
+    let q: Arc<ConcurrentQueue<u32>> = Arc::new(ConcurrentQueue::with_mode(mode));
+    let consumer = {
+        let q = Arc::clone(&q);
+        thread::spawn(move || q.pop())
+    };
+    q.push(3).unwrap();
+    assert_eq!(consumer.join().unwrap(), Ok(3));
+}
+
+#[test]
+fn no_lost_wakeup_lock_free() {
+    check("sleep/wake, lock-free", || {
+        no_lost_wakeup(QueueMode::LockFree)
+    });
+}
+
+#[test]
+fn no_lost_wakeup_locked() {
+    check("sleep/wake, locked", || no_lost_wakeup(QueueMode::Locked));
+}
+
+/// Shutdown racing a blocked pop wakes it with `ShutDown`, gracefully or not.
+fn shutdown_wakes_a_blocked_pop(immediate: bool) {
+    let q: Arc<ConcurrentQueue<u32>> = Arc::new(ConcurrentQueue::new());
+    let consumer = {
+        let q = Arc::clone(&q);
+        thread::spawn(move || q.pop())
+    };
+    q.shutdown(immediate);
+    assert_eq!(consumer.join().unwrap(), Err(ShutDown(())));
+}
+
+#[test]
+fn graceful_shutdown_wakes_a_blocked_pop() {
+    check("graceful shutdown ∥ pop", || {
+        shutdown_wakes_a_blocked_pop(false)
+    });
+}
+
+#[test]
+fn immediate_shutdown_wakes_a_blocked_pop() {
+    check("immediate shutdown ∥ pop", || {
+        shutdown_wakes_a_blocked_pop(true)
+    });
+}
+
+/// A pop that times out as a push lands reserves nothing: the value stays for a later pop.
+#[test]
+fn timeout_racing_a_push_loses_nothing() {
+    check("pop_timeout ∥ push", || {
+        let q: Arc<ConcurrentQueue<u32>> = Arc::new(ConcurrentQueue::new());
+        let producer = spawn_push(&q, &[5]);
+        let got = q.pop_timeout(Duration::ZERO);
+        producer.join().unwrap();
+        match got {
+            Ok(v) => assert_eq!(v, 5),
+            Err(e) => {
+                assert_eq!(e, PopError::Empty);
+                assert_eq!(q.try_pop(), Ok(5), "the timed-out pop took the value");
+            }
+        }
+    });
+}
+
+/// Pushes racing a graceful shutdown: a push either fails or is drained before `ShutDown`.
+#[test]
+fn graceful_shutdown_racing_pushes_drains_every_accepted_value() {
+    check("push ∥ graceful shutdown ∥ pop", || {
+        let q: Arc<ConcurrentQueue<u32>> = Arc::new(ConcurrentQueue::new());
+        let pusher = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.push(1).is_ok())
+        };
+        q.shutdown(false);
+        let accepted = pusher.join().unwrap();
+        let drained: Vec<u32> = std::iter::from_fn(|| q.pop().ok()).collect();
+        assert_eq!(drained, if accepted { vec![1] } else { vec![] });
+    });
+}
