@@ -31,6 +31,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod atomic;
+mod dict;
 mod queue;
 pub mod reclaim;
 mod sync;
@@ -39,6 +40,7 @@ mod test_support;
 mod wait_set;
 
 pub use atomic::{AtomicFlag, AtomicInt64, AtomicReference, DivisionByZero, RefGuard};
+pub use dict::{ConcurrentDict, PinnedDict};
 pub use queue::{
     ConcurrentQueue, GetError, PopError, PutError, QueueMode, ShutDown, StdConcurrentQueue,
     TaskDoneError,

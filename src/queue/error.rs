@@ -37,6 +37,14 @@ impl<T> std::error::Error for ShutDown<T> {}
 
 /// Why [`ConcurrentQueue::try_pop`](crate::ConcurrentQueue::try_pop) or
 /// [`pop_timeout`](crate::ConcurrentQueue::pop_timeout) returned no value.
+///
+/// ```
+/// use concurrency::{ConcurrentQueue, PopError};
+/// let q = ConcurrentQueue::<u8>::new();
+/// assert_eq!(q.try_pop(), Err(PopError::Empty));
+/// q.shutdown(false);
+/// assert_eq!(q.try_pop(), Err(PopError::ShutDown));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PopError {
     /// Nothing arrived (before the timeout).
@@ -57,6 +65,15 @@ impl fmt::Display for PopError {
 impl std::error::Error for PopError {}
 
 /// Why a [`StdConcurrentQueue`](crate::StdConcurrentQueue) put failed; carries the value back.
+///
+/// ```
+/// use concurrency::{PutError, StdConcurrentQueue};
+/// let q = StdConcurrentQueue::new(1);
+/// q.put('a').unwrap();
+/// assert!(matches!(q.put_nowait('b'), Err(PutError::Full('b'))));
+/// q.shutdown(false);
+/// assert!(matches!(q.put_nowait('c'), Err(PutError::ShutDown('c'))));
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PutError<T> {
     /// The queue stayed full (`put_nowait`, or until the timeout).
@@ -95,6 +112,14 @@ impl<T> fmt::Display for PutError<T> {
 impl<T> std::error::Error for PutError<T> {}
 
 /// Why a [`StdConcurrentQueue`](crate::StdConcurrentQueue) get returned no value.
+///
+/// ```
+/// use concurrency::{GetError, StdConcurrentQueue};
+/// let q = StdConcurrentQueue::<u8>::new(0);
+/// assert_eq!(q.get_nowait(), Err(GetError::Empty));
+/// q.shutdown(true);
+/// assert_eq!(q.get_nowait(), Err(GetError::ShutDown));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GetError {
     /// Nothing arrived (`get_nowait`, or until the timeout).
@@ -125,6 +150,12 @@ impl From<PopError> for GetError {
 
 /// [`task_done`](crate::StdConcurrentQueue::task_done) was called more times than values were
 /// put (Python raises `ValueError`).
+///
+/// ```
+/// use concurrency::{StdConcurrentQueue, TaskDoneError};
+/// let q = StdConcurrentQueue::<u8>::new(0);
+/// assert_eq!(q.task_done(), Err(TaskDoneError));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TaskDoneError;
 

@@ -57,6 +57,15 @@ enum Popped<T> {
 }
 
 /// Which algorithm a [`ConcurrentQueue`] runs.
+///
+/// ```
+/// use concurrency::{ConcurrentQueue, QueueMode};
+/// for mode in [QueueMode::LockFree, QueueMode::Locked] {
+///     let q = ConcurrentQueue::with_mode(mode);
+///     q.push(1).unwrap();
+///     assert_eq!((q.mode(), q.pop()), (mode, Ok(1)));
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum QueueMode {
     /// Michael & Scott's non-blocking queue: lock-free push and pop.

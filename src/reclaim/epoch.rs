@@ -64,6 +64,13 @@ impl Guard for EpochGuard {
     }
 
     #[inline]
+    fn swap_slots(&mut self, a: usize, b: usize) {
+        // The pin protects everything: slots are only names.
+        check_slot(a);
+        check_slot(b);
+    }
+
+    #[inline]
     unsafe fn retire<T: Send, D: Dispose<T>>(&self, ptr: *mut T) {
         // SAFETY: the deferred call runs once, after every thread pinned now has unpinned. By (1)
         // of `Guard::retire` no thread pinned later can load `ptr`, so nothing reads it when the

@@ -91,6 +91,13 @@ impl Guard for HazardGuard<'_> {
     }
 
     #[inline]
+    fn swap_slots(&mut self, a: usize, b: usize) {
+        check_slot(a);
+        check_slot(b);
+        self.slots.swap(a, b);
+    }
+
+    #[inline]
     unsafe fn retire<T: Send, D: Dispose<T>>(&self, ptr: *mut T) {
         // SAFETY: haphazard's (1): `ptr` is unlinked (our (1)) and `protect` validates, so no
         // hazard newly guards it; (2) it is retired once (our (2)); (3) it stays valid until

@@ -120,6 +120,13 @@ pub trait Guard {
         still_reachable: impl FnOnce() -> bool,
     ) -> bool;
 
+    /// Exchanges what slots `a` and `b` protect (hand-over-hand traversal: the current node
+    /// becomes the previous one without being published again).
+    ///
+    /// # Panics
+    /// If `a` or `b` is not below `MAX_SLOTS`.
+    fn swap_slots(&mut self, a: usize, b: usize);
+
     /// Hands `ptr` over for destruction by `D::dispose` once no guard of this domain can reach it.
     ///
     /// # Safety

@@ -1,0 +1,136 @@
+//! loom models of `ConcurrentDict` on a one-bucket table with load factor one (under loom), so
+//! that bucket initialization and doubling happen inside two- and three-operation models.
+//!
+//! Run: `RUSTFLAGS="--cfg loom --cfg crossbeam_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
+//! --test loom_dict`. Each model prints how many executions it explored. Epochs only: on hazard
+//! pointers loom reports haphazard's lock-bit spin as an endless branch (see `loom_queue.rs`).
+#![cfg(loom)]
+
+use concurrency::ConcurrentDict;
+use loom::sync::Arc;
+use loom::thread;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::BuildHasherDefault;
+
+/// Runs `model` under loom, counting the executions explored.
+fn check(name: &str, model: impl Fn() + Sync + Send + 'static) {
+    let executions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&executions);
+    loom::model(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        model();
+    });
+    let n = executions.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!("loom: {name}: {n} executions");
+}
+
+/// A fixed hasher: loom replays executions, so hashing must be deterministic.
+type Dict = ConcurrentDict<u64, u64, BuildHasherDefault<DefaultHasher>>;
+
+fn tiny() -> Arc<Dict> {
+    Arc::new(Dict::with_scaling_and_hasher(
+        1,
+        BuildHasherDefault::default(),
+    ))
+}
+
+fn spawn<T: Send + 'static>(
+    d: &Arc<Dict>,
+    f: impl FnOnce(&Dict) -> T + Send + 'static,
+) -> thread::JoinHandle<T> {
+    let d = Arc::clone(d);
+    thread::spawn(move || f(&d))
+}
+
+#[test]
+fn insert_insert_same_key() {
+    check("insert ∥ insert, same key", || {
+        let d = tiny();
+        let other = spawn(&d, |d| d.insert(1, 10));
+        let mine = d.insert(1, 20);
+        let theirs = other.join().unwrap();
+        let last = d.get(&1);
+        match (mine, theirs) {
+            (None, Some(20)) => assert_eq!(last, Some(10)),
+            (Some(10), None) => assert_eq!(last, Some(20)),
+            outcome => panic!("no serial order gives {outcome:?}"),
+        }
+        assert_eq!(d.len(), 1);
+    });
+}
+
+#[test]
+fn insert_remove_same_key() {
+    check("insert ∥ remove, same key", || {
+        let d = tiny();
+        d.insert(1, 10);
+        let remover = spawn(&d, |d| d.remove(&1));
+        let replaced = d.insert(1, 20);
+        let removed = remover.join().unwrap();
+        let last = d.get(&1);
+        // Either the insert replaced 10 and the remove took 20, or the remove took 10 first.
+        match (replaced, removed) {
+            (Some(10), Some(20)) => assert_eq!(last, None),
+            (None, Some(10)) => assert_eq!(last, Some(20)),
+            outcome => panic!("no serial order gives {outcome:?}"),
+        }
+        assert_eq!(d.len(), usize::from(last.is_some()));
+    });
+}
+
+#[test]
+fn remove_remove_same_key() {
+    check("remove ∥ remove, same key", || {
+        let d = tiny();
+        d.insert(1, 10);
+        let other = spawn(&d, |d| d.remove(&1));
+        let mine = d.remove(&1);
+        let theirs = other.join().unwrap();
+        assert!(
+            mine.xor(theirs) == Some(10),
+            "exactly one remove wins: {mine:?} {theirs:?}"
+        );
+        assert!(d.is_empty());
+    });
+}
+
+/// The second insert doubles the table (load factor one under loom); then the writer and a
+/// reader both reach bucket 1, racing to initialize it: keys 1 and 4 hash (with the fixed
+/// hasher) to odd values, so both live in bucket 1 once the table has two buckets.
+#[test]
+fn get_during_a_resize() {
+    check("get ∥ insert that doubles the table", || {
+        let d = tiny();
+        d.insert(1, 10);
+        let writer = spawn(&d, |d| {
+            d.insert(4, 40);
+            d.get(&4)
+        });
+        let first = d.get(&1);
+        let fourth = writer.join().unwrap();
+        assert_eq!(
+            (first, fourth),
+            (Some(10), Some(40)),
+            "a resize hid a present key"
+        );
+        assert_eq!(d.len(), 2);
+    });
+}
+
+/// A reader that finds a freshly inserted entry must see it initialized. Under
+/// `--cfg concurrency_mutant="link_without_release"` the link loses its Release, and loom must
+/// report the reader's unsynchronized access to the new node.
+#[test]
+#[cfg_attr(
+    concurrency_mutant = "link_without_release",
+    should_panic(expected = "Causality violation")
+)]
+fn publication_of_an_inserted_entry() {
+    check("insert ∥ get publication", || {
+        let d = tiny();
+        let writer = spawn(&d, |d| d.insert(5, 50));
+        let seen = d.get(&5);
+        writer.join().unwrap();
+        assert!(seen.is_none() || seen == Some(50));
+    });
+}

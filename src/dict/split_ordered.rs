@@ -1,0 +1,592 @@
+//! The split-ordered list (Shalev & Shavit, "Split-ordered lists: lock-free extensible hash
+//! tables", JACM 2006) on a Harris–Michael lock-free sorted list (Harris, DISC 2001; Michael,
+//! SPAA 2002).
+//!
+//! # Algorithm
+//! All entries live in one sorted linked list, ordered by the bit-reversed hash (the
+//! *split-order key*). Bucket `b` is a pointer to a *dummy* node with key `reverse(b)`, which
+//! sorts right before the entries whose hash ends in `b`'s bits. When the table doubles, bucket
+//! `b + size` splits off from bucket `b` simply by getting its own dummy inserted into the list
+//! (lazily, by the first operation that needs it, after its parent `b`): no entry ever moves.
+//!
+//! Removal sets the entry's value to a tombstone (the linearization point), then marks its
+//! `next` (Harris's logical deletion) and unlinks it; any traversal that meets a marked node
+//! unlinks it too, and whoever unlinks it retires it.
+//!
+//! # Invariants
+//! 1. The list is sorted by `so_key`; dummies are never removed, so a dummy is a safe place to
+//!    start a traversal without protection.
+//! 2. An entry is present iff it is linked, unmarked and its value is not the tombstone; a key
+//!    has at most one present entry.
+//! 3. A node's `next` is never changed once marked; a node is unlinked only after it was marked,
+//!    and retired exactly once, by the thread whose CAS unlinked it.
+//! 4. A value slot leaves `value` only through one successful CAS or swap, and that thread
+//!    retires it.
+//!
+//! # Progress
+//! Lock-free: every retry follows another thread's successful CAS.
+//!
+//! # Reclamation
+//! Through `R`. Traversals use the hazard-pointer discipline with three slots: the previous
+//! node, the current node (each validated by re-reading the previous node's `next`, which also
+//! fails if the previous node was marked), and the value being read.
+//!
+//! # Memory orderings
+//! * Linking CAS on `next`: `Release` publishes the new node; every load of `next` is `Acquire`.
+//! * Value CAS/swap: `AcqRel`: Release publishes the new slot, Acquire takes over the old one
+//!   (to clone it for the caller); value loads are `Acquire`.
+//! * Unlinking CAS: `Release` (the successor was already published); failures are `Relaxed`
+//!   and restart from a protected load.
+
+use super::counter::StripedCounter;
+use super::directory::{Directory, MAX_BUCKETS};
+use super::node::{free_slot, is_marked, tombstone, unmarked, Node, Slot};
+use crate::reclaim::{DropBox, Guard, Reclaimer};
+use crate::sync::{AtomicUsize, Ordering};
+use std::borrow::Borrow;
+use std::hash::{BuildHasher, Hash};
+use std::marker::PhantomData;
+use std::ptr;
+
+/// Average entries per bucket above which the table doubles; one under loom, so that models of
+/// two or three operations already double the table and initialize buckets.
+pub(super) const LOAD_FACTOR: usize = if cfg!(loom) { 1 } else { 2 };
+
+/// Ordering of the CAS that links a new node: Release publishes it; pairs with the Acquire
+/// loads of `next`. `cfg(concurrency_mutant = "link_without_release")` drops it so that the
+/// loom suite can show it catches the missing edge.
+const LINK: Ordering = if cfg!(concurrency_mutant = "link_without_release") {
+    Ordering::Relaxed // the mutant: no Release
+} else {
+    Ordering::Release // pairs with the Acquire loads of `next`
+};
+
+/// Guard slots (see "Reclamation").
+const PREV: usize = 0;
+const CUR: usize = 1;
+const VALUE: usize = 2;
+
+/// Where a search ended: `cur` is the first node not before the target (null at the end), and
+/// `prev` the node whose `next` held it. Both protected; `found` says whether `cur` is the
+/// target.
+struct Position<K, V> {
+    prev: *mut Node<K, V>,
+    cur: *mut Node<K, V>,
+    found: bool,
+}
+
+pub(super) struct SplitOrdered<K, V, S, R: Reclaimer> {
+    directory: Directory<K, V>,
+    /// The bucket count, a power of two.
+    size: AtomicUsize,
+    count: StripedCounter,
+    hasher: S,
+    pub(super) reclaimer: R,
+    owns: PhantomData<Box<Node<K, V>>>,
+}
+
+// SAFETY: entries move between threads (`K, V: Send`) and are read through `&` from several
+// (`K, V: Sync`); the raw pointers are managed by the list protocol and the reclaimer.
+unsafe impl<K: Send + Sync, V: Send + Sync, S: Send, R: Reclaimer> Send
+    for SplitOrdered<K, V, S, R>
+{
+}
+// SAFETY: as above; the hasher is only read (`S: Sync`).
+unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync, R: Reclaimer> Sync
+    for SplitOrdered<K, V, S, R>
+{
+}
+
+impl<K, V, S, R> SplitOrdered<K, V, S, R>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    S: BuildHasher,
+    R: Reclaimer,
+{
+    /// A table with `buckets` buckets (a power of two) and `stripes` counter cells.
+    pub(super) fn new(buckets: usize, stripes: usize, hasher: S) -> Self {
+        let directory = Directory::new();
+        directory.set(0, Node::dummy(0));
+        Self {
+            directory,
+            size: AtomicUsize::new(buckets.next_power_of_two().min(MAX_BUCKETS)),
+            count: StripedCounter::new(stripes),
+            hasher,
+            reclaimer: R::default(),
+            owns: PhantomData,
+        }
+    }
+
+    pub(super) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.count.sum()
+    }
+
+    /// The dummy heading `hash`'s bucket, initializing the bucket (and its parents) if needed.
+    fn bucket_for(&self, guard: &mut R::Guard<'_>, hash: u64) -> *mut Node<K, V> {
+        // Relaxed: a stale size only means starting from a coarser bucket, which is correct.
+        let size = self.size.load(Ordering::Relaxed);
+        self.bucket(guard, hash as usize & (size - 1))
+    }
+
+    fn bucket(&self, guard: &mut R::Guard<'_>, bucket: usize) -> *mut Node<K, V> {
+        let dummy = self.directory.get(bucket);
+        if !dummy.is_null() {
+            return dummy;
+        }
+        // The parent: the bucket with the highest bit cleared (bucket 0 always exists).
+        let parent_bucket = bucket & !(1 << (usize::BITS - 1 - bucket.leading_zeros()));
+        let parent = self.bucket(guard, parent_bucket);
+        let fresh = Node::<K, V>::dummy(bucket);
+        // SAFETY: `fresh` is ours until linked.
+        let so_key = unsafe { (*fresh).so_key };
+        let dummy = loop {
+            let at = self.find(guard, parent, so_key, None::<&K>);
+            if at.found {
+                // SAFETY: `fresh` was never published.
+                drop(unsafe { Box::from_raw(fresh) });
+                break at.cur;
+            }
+            if self.link(&at, fresh) {
+                break fresh;
+            }
+        };
+        self.directory.set(bucket, dummy);
+        dummy
+    }
+
+    /// Links the unpublished `node` between `at.prev` and `at.cur`; false if they changed.
+    fn link(&self, at: &Position<K, V>, node: *mut Node<K, V>) -> bool {
+        // SAFETY: `node` is unpublished, so this thread has it to itself. Relaxed: the linking
+        // CAS below publishes it.
+        unsafe { (*node).next.store(at.cur, Ordering::Relaxed) };
+        // SAFETY: `at.prev` is protected (or a dummy, never freed).
+        let prev = unsafe { &*at.prev };
+        // Failure Relaxed: the caller searches again.
+        prev.next
+            .compare_exchange(at.cur, node, LINK, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Searches from the dummy `start` for `so_key` (and, for entries, `key`), unlinking and
+    /// retiring deleted nodes on the way.
+    fn find<Q>(
+        &self,
+        guard: &mut R::Guard<'_>,
+        start: *mut Node<K, V>,
+        so_key: u64,
+        key: Option<&Q>,
+    ) -> Position<K, V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        'restart: loop {
+            let mut prev = start;
+            // SAFETY: dummies are never freed while the table lives (invariant 1).
+            // Acquire: pairs with the linking CAS.
+            let mut cur = unsafe { &*prev }.next.load(Ordering::Acquire);
+            loop {
+                if cur.is_null() {
+                    return Position {
+                        prev,
+                        cur,
+                        found: false,
+                    };
+                }
+                // `prev` is protected (or a dummy); if it was marked or moved on since, `next`
+                // no longer holds `cur` and the search starts over.
+                // SAFETY: as above for `prev`.
+                let prev_next = &unsafe { &*prev }.next;
+                // Acquire: as above.
+                let still_linked = || prev_next.load(Ordering::Acquire) == cur;
+                if is_marked(cur) || !guard.protect_if(CUR, cur, still_linked) {
+                    continue 'restart;
+                }
+                // SAFETY: `cur` is protected and validated.
+                let node = unsafe { &*cur };
+                // Acquire: as above.
+                let next = node.next.load(Ordering::Acquire);
+                if is_marked(next) {
+                    let next = unmarked(next);
+                    // Release: see "Memory orderings". Failure Relaxed: start over.
+                    match prev_next.compare_exchange(
+                        cur,
+                        next,
+                        Ordering::Release,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => {
+                            // SAFETY: this thread's CAS unlinked the marked `cur` (invariant 3);
+                            // it came from `Box::into_raw`; its value is the tombstone.
+                            unsafe { guard.retire::<Node<K, V>, DropBox>(cur) };
+                            cur = next;
+                            continue;
+                        }
+                        Err(_) => continue 'restart,
+                    }
+                }
+                if node.so_key > so_key {
+                    return Position {
+                        prev,
+                        cur,
+                        found: false,
+                    };
+                }
+                if node.so_key == so_key {
+                    let matches = match (key, &node.key) {
+                        (Some(wanted), Some(have)) => have.borrow() == wanted,
+                        (None, None) => true,
+                        _ => false,
+                    };
+                    if matches {
+                        return Position {
+                            prev,
+                            cur,
+                            found: true,
+                        };
+                    }
+                }
+                // Move on: `cur` becomes `prev`, its protection moving to the PREV slot.
+                guard.swap_slots(PREV, CUR);
+                prev = cur;
+                cur = next;
+            }
+        }
+    }
+
+    /// Finds the present entry for `key`, returning it with its value slot protected.
+    fn find_entry<Q>(
+        &self,
+        guard: &mut R::Guard<'_>,
+        key: &Q,
+    ) -> Option<(*mut Node<K, V>, *mut Slot<V>)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let start = self.bucket_for(guard, hash);
+        let at = self.find(guard, start, super::node::entry_key(hash), Some(key));
+        if !at.found {
+            return None;
+        }
+        let slot = self.protect_value(guard, at.cur)?;
+        Some((at.cur, slot))
+    }
+
+    /// Protects the value of the protected entry `node`; `None` if it is the tombstone.
+    fn protect_value(
+        &self,
+        guard: &mut R::Guard<'_>,
+        node: *mut Node<K, V>,
+    ) -> Option<*mut Slot<V>> {
+        // SAFETY: `node` is protected by the caller.
+        let value = &unsafe { &*node }.value;
+        loop {
+            // Acquire: pairs with the AcqRel CAS that installed the slot.
+            let slot = value.load(Ordering::Acquire);
+            if slot == tombstone() {
+                return None;
+            }
+            // Acquire: as above.
+            if guard.protect_if(VALUE, slot, || value.load(Ordering::Acquire) == slot) {
+                return Some(slot);
+            }
+        }
+    }
+
+    /// Calls `f` on the value of `key`, if present.
+    pub(super) fn get_with<Q, T>(
+        &self,
+        guard: &mut R::Guard<'_>,
+        key: &Q,
+        f: impl FnOnce(&V) -> T,
+    ) -> Option<T>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let (_, slot) = self.find_entry(guard, key)?;
+        // SAFETY: `slot` is protected in the VALUE slot and was installed before it was read
+        // (Acquire).
+        Some(f(&unsafe { &*slot }.value))
+    }
+
+    /// Inserts or replaces; returns the previous value.
+    pub(super) fn insert(&self, guard: &mut R::Guard<'_>, key: K, value: V) -> Option<V>
+    where
+        V: Clone,
+    {
+        let hash = self.hash(&key);
+        let slot = Box::into_raw(Box::new(Slot { value }));
+        let node = Node::entry(hash, key, slot);
+        loop {
+            let start = self.bucket_for(guard, hash);
+            // SAFETY: `node` is unpublished and ours; its key is `Some`.
+            let (so_key, key) =
+                unsafe { ((*node).so_key, (*node).key.as_ref().unwrap_unchecked()) };
+            let at = self.find(guard, start, so_key, Some(key));
+            if !at.found {
+                if self.link(&at, node) {
+                    self.count.add(1);
+                    self.grow_if_loaded();
+                    return None;
+                }
+                continue;
+            }
+            if let Some(previous) = self.replace_value(guard, at.cur, slot) {
+                // SAFETY: `node` was never published; its value slot now lives in the table,
+                // so clear it before freeing the shell.
+                unsafe {
+                    (*node).value.store(ptr::null_mut(), Ordering::Relaxed);
+                    drop(Box::from_raw(node));
+                }
+                return Some(previous);
+            }
+            // The entry found was being removed: it is marked now; search again.
+        }
+    }
+
+    /// Installs `slot` as the value of the protected entry `node`; returns a clone of the old
+    /// value, or `None` (installing nothing) if the entry was removed meanwhile.
+    fn replace_value(
+        &self,
+        guard: &mut R::Guard<'_>,
+        node: *mut Node<K, V>,
+        slot: *mut Slot<V>,
+    ) -> Option<V>
+    where
+        V: Clone,
+    {
+        // SAFETY: `node` is protected by the caller.
+        let entry = unsafe { &*node };
+        loop {
+            let Some(old) = self.protect_value(guard, node) else {
+                entry.mark();
+                return None;
+            };
+            // AcqRel: see "Memory orderings". Failure Relaxed: `protect_value` re-reads.
+            if entry
+                .value
+                .compare_exchange(old, slot, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Some(self.retire_value(guard, old));
+            }
+        }
+    }
+
+    /// Retires a value slot this thread removed (still protected in the VALUE slot) and returns
+    /// a clone of its value. Retiring first keeps a panicking `Clone` from leaking it.
+    fn retire_value(&self, guard: &mut R::Guard<'_>, old: *mut Slot<V>) -> V
+    where
+        V: Clone,
+    {
+        // SAFETY: this thread's CAS or swap removed `old` (invariant 4); it came from
+        // `Box::into_raw`, and `V: Send + 'static`.
+        unsafe { guard.retire::<Slot<V>, DropBox>(old) };
+        // SAFETY: `old` stays protected in the VALUE slot until the guard moves on.
+        unsafe { &*old }.value.clone()
+    }
+
+    /// Removes `key`; returns its value. Of concurrent removes of a key, exactly one gets it.
+    pub(super) fn remove<Q>(&self, guard: &mut R::Guard<'_>, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        let hash = self.hash(key);
+        loop {
+            let (node, old) = self.find_entry(guard, key)?;
+            // SAFETY: `node` is protected by `find_entry`.
+            let entry = unsafe { &*node };
+            // AcqRel: see "Memory orderings". This is the removal's linearization point.
+            // Failure Relaxed: look again.
+            if entry
+                .value
+                .compare_exchange(old, tombstone(), Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+            {
+                continue;
+            }
+            entry.mark();
+            self.count.add(-1);
+            let value = self.retire_value(guard, old);
+            // Unlink it (find unlinks marked nodes on its way).
+            let start = self.bucket_for(guard, hash);
+            self.find(guard, start, entry.so_key, Some(key));
+            return Some(value);
+        }
+    }
+
+    /// Returns the present value of `key`, or inserts `make()`'s. `make` runs only if the key
+    /// looked absent, at most once; a racing loser's value is dropped.
+    pub(super) fn get_or_insert_with(
+        &self,
+        guard: &mut R::Guard<'_>,
+        key: K,
+        make: impl FnOnce() -> V,
+    ) -> V
+    where
+        V: Clone,
+    {
+        let hash = self.hash(&key);
+        let so_key = super::node::entry_key(hash);
+        let mut key = Some(key);
+        let mut make = Some(make);
+        // Once made: our unpublished node, and a clone of its value to return if it wins.
+        let mut made: Option<(*mut Node<K, V>, V)> = None;
+        loop {
+            let start = self.bucket_for(guard, hash);
+            let wanted = match (&key, &made) {
+                (Some(key), _) => key,
+                // SAFETY: the key moved into the unpublished node, whose key is `Some`.
+                (None, Some((node, _))) => unsafe { (**node).key.as_ref().unwrap_unchecked() },
+                (None, None) => unreachable!("the key is in `key` or in the made node"),
+            };
+            let at = self.find(guard, start, so_key, Some(wanted));
+            if at.found {
+                if let Some(slot) = self.protect_value(guard, at.cur) {
+                    if let Some((node, _)) = made {
+                        // SAFETY: never published: the loser's node and value go.
+                        unsafe { free_unpublished(node) };
+                    }
+                    // SAFETY: protected in the VALUE slot.
+                    return unsafe { &*slot }.value.clone();
+                }
+                // SAFETY: protected by `find`. Removed meanwhile: finish marking, look again.
+                unsafe { &*at.cur }.mark();
+                continue;
+            }
+            let node = made
+                .get_or_insert_with(|| {
+                    let value = (make.take().expect("made once"))();
+                    let returned = value.clone();
+                    let slot = Box::into_raw(Box::new(Slot { value }));
+                    (
+                        Node::entry(hash, key.take().expect("moved once"), slot),
+                        returned,
+                    )
+                })
+                .0;
+            if self.link(&at, node) {
+                self.count.add(1);
+                self.grow_if_loaded();
+                return made.expect("made above").1;
+            }
+        }
+    }
+
+    fn grow_if_loaded(&self) {
+        // Relaxed: a heuristic; a lost race only postpones a doubling.
+        let size = self.size.load(Ordering::Relaxed);
+        if size < MAX_BUCKETS && self.count.sum() > size * LOAD_FACTOR {
+            // Relaxed, both: buckets are initialized lazily and correctly at any size.
+            let _ =
+                self.size
+                    .compare_exchange(size, size * 2, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+
+    /// Calls `f` on every present entry, in list order: an entry present for the whole call
+    /// is visited exactly once; one inserted or removed meanwhile may or may not be.
+    ///
+    /// A traversal that loses its place (its node was deleted under it) resumes from the
+    /// bucket of the last entry visited, skipping what it already saw: entries before it in
+    /// split order, and the keys visited at its split-order key (hash collisions share one).
+    pub(super) fn for_each(&self, guard: &mut R::Guard<'_>, mut f: impl FnMut(&K, &V))
+    where
+        K: Clone,
+    {
+        let mut resume_at: Option<u64> = None;
+        let mut seen_at_resume: Vec<K> = Vec::new();
+        'restart: loop {
+            let start = match resume_at {
+                None => self.bucket(guard, 0),
+                Some(so_key) => {
+                    // Relaxed: any size gives a bucket whose dummy sorts before `so_key`.
+                    let size = self.size.load(Ordering::Relaxed);
+                    self.bucket(guard, so_key.reverse_bits() as usize & (size - 1))
+                }
+            };
+            let mut prev = start;
+            // SAFETY: dummies are never freed while the table lives. Acquire: pairs with the
+            // linking CAS.
+            let mut cur = unsafe { &*prev }.next.load(Ordering::Acquire);
+            while !cur.is_null() {
+                // SAFETY: `prev` is protected or a dummy.
+                let prev_next = &unsafe { &*prev }.next;
+                // Acquire: as above.
+                let still_linked = || prev_next.load(Ordering::Acquire) == cur;
+                if is_marked(cur) || !guard.protect_if(CUR, cur, still_linked) {
+                    continue 'restart;
+                }
+                // SAFETY: protected and validated.
+                let node = unsafe { &*cur };
+                // Acquire: as above.
+                let next = node.next.load(Ordering::Acquire);
+                if is_marked(next) {
+                    continue 'restart;
+                }
+                if let Some(key) = &node.key {
+                    if resume_at.is_none_or(|at| node.so_key >= at) {
+                        if resume_at != Some(node.so_key) {
+                            resume_at = Some(node.so_key);
+                            seen_at_resume.clear();
+                        }
+                        if !seen_at_resume.contains(key) {
+                            if let Some(slot) = self.protect_value(guard, cur) {
+                                // SAFETY: protected in the VALUE slot.
+                                f(key, &unsafe { &*slot }.value);
+                            }
+                            seen_at_resume.push(key.clone());
+                        }
+                    }
+                }
+                guard.swap_slots(PREV, CUR);
+                prev = cur;
+                cur = next;
+            }
+            return;
+        }
+    }
+}
+
+/// Frees a node that was never published, with its value.
+///
+/// # Safety
+/// `node` came from [`Node::entry`], was never linked, and is not used after.
+unsafe fn free_unpublished<K, V>(node: *mut Node<K, V>) {
+    // SAFETY: unpublished, so owned by the caller, as is its value slot.
+    let node = unsafe { Box::from_raw(node) };
+    // Relaxed: owned.
+    let slot = node.value.load(Ordering::Relaxed);
+    // SAFETY: the slot of an unpublished node is its own, never the tombstone.
+    unsafe { free_slot(slot) };
+}
+
+impl<K, V, S, R: Reclaimer> Drop for SplitOrdered<K, V, S, R> {
+    fn drop(&mut self) {
+        let mut cur = self.directory.get(0);
+        while !cur.is_null() {
+            // SAFETY: `&mut self` is exclusive: every linked node is owned here (retired ones
+            // are not linked and belong to the reclaimer), came from `Box::into_raw`, and is
+            // freed once.
+            let node = unsafe { Box::from_raw(cur) };
+            // Relaxed: exclusive access.
+            let slot = node.value.load(Ordering::Relaxed);
+            if !slot.is_null() && slot != tombstone() {
+                // SAFETY: a present entry's slot is owned by its node.
+                unsafe { free_slot(slot) };
+            }
+            // Relaxed: exclusive access.
+            cur = unmarked(node.next.load(Ordering::Relaxed));
+        }
+    }
+}
