@@ -4,23 +4,15 @@
 //! --test loom_atomics`. Each model prints how many executions it explored.
 #![cfg(loom)]
 
+mod support;
+
+use support::check;
+
 use concurrency::reclaim::{Epoch, HazardPointers, Reclaimer};
 use concurrency::{AtomicInt64, AtomicReference};
 use loom::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use loom::sync::Arc;
 use loom::thread;
-
-/// Runs `model` under loom, counting the executions explored.
-fn check(name: &str, model: impl Fn() + Sync + Send + 'static) {
-    let executions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = std::sync::Arc::clone(&executions);
-    loom::model(move || {
-        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        model();
-    });
-    let n = executions.load(std::sync::atomic::Ordering::Relaxed);
-    eprintln!("loom: {name}: {n} executions");
-}
 
 #[test]
 fn int64_cas_loops_are_atomic() {

@@ -6,23 +6,15 @@
 //! pointers loom reports haphazard's lock-bit spin as an endless branch (see `loom_queue.rs`).
 #![cfg(loom)]
 
+mod support;
+
+use support::check;
+
 use concurrency::ConcurrentDict;
 use loom::sync::Arc;
 use loom::thread;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::BuildHasherDefault;
-
-/// Runs `model` under loom, counting the executions explored.
-fn check(name: &str, model: impl Fn() + Sync + Send + 'static) {
-    let executions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = std::sync::Arc::clone(&executions);
-    loom::model(move || {
-        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        model();
-    });
-    let n = executions.load(std::sync::atomic::Ordering::Relaxed);
-    eprintln!("loom: {name}: {n} executions");
-}
 
 /// A fixed hasher: loom replays executions, so hashing must be deterministic.
 type Dict = ConcurrentDict<u64, u64, BuildHasherDefault<DefaultHasher>>;

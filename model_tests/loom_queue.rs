@@ -10,38 +10,15 @@
 //! --test loom_queue`. Each model prints how many executions it explored.
 #![cfg(loom)]
 
+mod support;
+
+use support::{check, check_bounded};
+
 use concurrency::reclaim::{Epoch, Reclaimer};
 use concurrency::{ConcurrentQueue, PopError, QueueMode, ShutDown};
 use loom::sync::Arc;
 use loom::thread;
 use std::time::Duration;
-
-/// Runs `model` under loom (preemption bound from `LOOM_MAX_PREEMPTIONS`), counting the
-/// executions explored.
-fn check(name: &str, model: impl Fn() + Sync + Send + 'static) {
-    run(name, loom::model::Builder::new(), model);
-}
-
-/// Like [`check`], with the preemption bound capped at `max_preemptions`.
-fn check_bounded(name: &str, max_preemptions: usize, model: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    let bound = builder
-        .preemption_bound
-        .map_or(max_preemptions, |b| b.min(max_preemptions));
-    builder.preemption_bound = Some(bound);
-    run(&format!("{name} [preemptions ≤ {bound}]"), builder, model);
-}
-
-fn run(name: &str, builder: loom::model::Builder, model: impl Fn() + Sync + Send + 'static) {
-    let executions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = std::sync::Arc::clone(&executions);
-    builder.check(move || {
-        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        model();
-    });
-    let n = executions.load(std::sync::atomic::Ordering::Relaxed);
-    eprintln!("loom: {name}: {n} executions");
-}
 
 fn lock_free<R: Reclaimer>() -> Arc<ConcurrentQueue<u32, R>> {
     Arc::new(ConcurrentQueue::with_mode_and_reclaimer(

@@ -8,6 +8,10 @@
 //! `SHUTTLE_ITERATIONS` scales every test (default 10 000 schedules per scheduler).
 #![cfg(shuttle)]
 
+mod support;
+
+use support::check;
+
 use concurrency::reclaim::Quarantine;
 use concurrency::{AtomicFlag, AtomicInt64, AtomicReference};
 use shuttle::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -15,20 +19,6 @@ use shuttle::sync::Mutex;
 use shuttle::thread;
 use std::collections::HashSet;
 use std::sync::Arc;
-
-fn iterations() -> usize {
-    std::env::var("SHUTTLE_ITERATIONS").map_or(10_000, |v| v.parse().expect("a number"))
-}
-
-/// Runs `model` under random and PCT (depth 3) schedules.
-fn check(name: &str, model: impl Fn() + Send + Sync + 'static) {
-    let model = Arc::new(model);
-    let n = iterations();
-    let random = Arc::clone(&model);
-    shuttle::check_random(move || random(), n);
-    shuttle::check_pct(move || model(), n, 3);
-    eprintln!("shuttle: {name}: {n} random + {n} PCT schedules");
-}
 
 #[test]
 fn int64_counts_every_increment() {

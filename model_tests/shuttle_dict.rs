@@ -6,6 +6,10 @@
 //! `SHUTTLE_ITERATIONS` scales every test (default 10 000 schedules per scheduler).
 #![cfg(shuttle)]
 
+mod support;
+
+use support::check;
+
 use concurrency::reclaim::Quarantine;
 use concurrency::ConcurrentDict;
 use shuttle::thread;
@@ -13,20 +17,6 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
-
-fn iterations() -> usize {
-    std::env::var("SHUTTLE_ITERATIONS").map_or(10_000, |v| v.parse().expect("a number"))
-}
-
-/// Runs `model` under random and PCT (depth 3) schedules.
-fn check(name: &str, model: impl Fn() + Send + Sync + 'static) {
-    let model = Arc::new(model);
-    let n = iterations();
-    let random = Arc::clone(&model);
-    shuttle::check_random(move || random(), n);
-    shuttle::check_pct(move || model(), n, 3);
-    eprintln!("shuttle: {name}: {n} random + {n} PCT schedules");
-}
 
 /// A fixed hasher, so that a failing schedule replays.
 type Dict = ConcurrentDict<u64, u64, BuildHasherDefault<DefaultHasher>, Quarantine>;
