@@ -715,16 +715,9 @@ fn bench_dict<M: Map>(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1))
-        .sample_size(10)
-}
-
 criterion_group! {
     name = dict;
-    config = config();
+    config = common::short_config();
     targets =
         bench_dict::<Dict>,
         bench_dict::<Pinned>,

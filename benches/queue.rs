@@ -20,7 +20,7 @@
 //! polling consumer spins briefly and then yields its core. Each sample checks its result, so a
 //! fast wrong answer fails the bench instead of winning it.
 
-use concurrency::{ConcurrentQueue, PopError, QueueMode};
+use concurrency::{ConcurrentQueue, PopError};
 mod common;
 
 use common::timed_parallel;
@@ -121,20 +121,12 @@ struct Ours<const LOCK_FREE: bool>(ConcurrentQueue<u64>);
 impl<const LOCK_FREE: bool> Queue for Ours<LOCK_FREE> {
     const BLOCKS: bool = true;
     fn name() -> String {
-        if LOCK_FREE {
-            "ours/LockFree"
-        } else {
-            "ours/Locked"
-        }
-        .into()
+        common::ours_queue_mode(LOCK_FREE).0.into()
     }
     fn new() -> Self {
-        let mode = if LOCK_FREE {
-            QueueMode::LockFree
-        } else {
-            QueueMode::Locked
-        };
-        Self(ConcurrentQueue::with_mode(mode))
+        Self(ConcurrentQueue::with_mode(
+            common::ours_queue_mode(LOCK_FREE).1,
+        ))
     }
     fn push(&self, v: u64) {
         self.0.push(v).expect("queue shut down");
@@ -464,16 +456,9 @@ fn bench_queue<Q: Queue>(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1))
-        .sample_size(10)
-}
-
 criterion_group! {
     name = queue;
-    config = config();
+    config = common::short_config();
     targets =
         bench_queue::<Ours<true>>,
         bench_queue::<Ours<false>>,

@@ -6,7 +6,9 @@
 //! Every competitor with a timed blocking pop sits behind one trait: ours in both modes,
 //! crossbeam-channel, std `mpsc`, flume, and `Mutex<VecDeque>` + `Condvar`.
 
-use concurrency::{ConcurrentQueue, PopError, QueueMode};
+mod common;
+
+use concurrency::{ConcurrentQueue, PopError};
 use std::collections::VecDeque;
 use std::sync::{mpsc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -23,15 +25,12 @@ struct Ours<const LOCK_FREE: bool>(ConcurrentQueue<u64>);
 
 impl<const LOCK_FREE: bool> TimedPop for Ours<LOCK_FREE> {
     fn name() -> String {
-        format!("ours/{}", if LOCK_FREE { "LockFree" } else { "Locked" })
+        common::ours_queue_mode(LOCK_FREE).0.into()
     }
     fn new() -> Self {
-        let mode = if LOCK_FREE {
-            QueueMode::LockFree
-        } else {
-            QueueMode::Locked
-        };
-        Self(ConcurrentQueue::with_mode(mode))
+        Self(ConcurrentQueue::with_mode(
+            common::ours_queue_mode(LOCK_FREE).1,
+        ))
     }
     fn pop_timeout(&self, timeout: Duration) -> Option<u64> {
         match self.0.pop_timeout(timeout) {

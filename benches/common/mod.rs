@@ -1,4 +1,10 @@
-//! Shared by every bench: threads released together, only the parallel section timed.
+//! Shared by the benches: threads released together with only the parallel section timed, the
+//! short criterion configuration, and the naming of our queue modes. Not every bench uses every
+//! item, hence the `dead_code` allowance.
+#![allow(
+    dead_code,
+    reason = "each bench includes this module and uses a subset of it"
+)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
@@ -42,5 +48,23 @@ impl Drop for RaiseOnPanic<'_> {
         if std::thread::panicking() {
             self.0.store(true, Ordering::Relaxed);
         }
+    }
+}
+
+/// The criterion configuration of the queue and dict benches: short, so a full run fits in a
+/// few minutes on two cores.
+pub(crate) fn short_config() -> criterion::Criterion {
+    criterion::Criterion::default()
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1))
+        .sample_size(10)
+}
+
+/// Our queue's mode for a `LOCK_FREE` const parameter, with its name in result tables.
+pub(crate) fn ours_queue_mode(lock_free: bool) -> (&'static str, concurrency::QueueMode) {
+    if lock_free {
+        ("ours/LockFree", concurrency::QueueMode::LockFree)
+    } else {
+        ("ours/Locked", concurrency::QueueMode::Locked)
     }
 }

@@ -87,8 +87,8 @@ impl<K, V> Node<K, V> {
             match self.next.compare_exchange_weak(
                 next,
                 marked(next),
-                Ordering::Release,
-                Ordering::Relaxed,
+                Ordering::Release, // pairs with the Acquire loads of `next` in traversals
+                Ordering::Relaxed, // a failure only retries
             ) {
                 Ok(_) => return,
                 Err(now) => next = now,

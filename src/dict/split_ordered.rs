@@ -217,8 +217,8 @@ where
                     match prev_next.compare_exchange(
                         cur,
                         next,
-                        Ordering::Release,
-                        Ordering::Relaxed,
+                        Ordering::Release, // pairs with the Acquire loads of `next`
+                        Ordering::Relaxed, // a failure restarts from a protected load
                     ) {
                         Ok(_) => {
                             // SAFETY: this thread's CAS unlinked the marked `cur` (invariant 3);
@@ -373,6 +373,7 @@ where
             // AcqRel: see "Memory orderings". Failure Relaxed: `protect_value` re-reads.
             if entry
                 .value
+                // AcqRel pairs with the Acquire loads of `value`; Relaxed failure re-reads.
                 .compare_exchange(old, slot, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
             {
@@ -410,6 +411,7 @@ where
             // Failure Relaxed: look again.
             if entry
                 .value
+                // AcqRel pairs with the Acquire loads of `value`; Relaxed failure re-reads.
                 .compare_exchange(old, tombstone(), Ordering::AcqRel, Ordering::Relaxed)
                 .is_err()
             {
@@ -488,9 +490,10 @@ where
         let size = self.size.load(Ordering::Relaxed);
         if size < MAX_BUCKETS && self.count.sum() > size * LOAD_FACTOR {
             // Relaxed, both: buckets are initialized lazily and correctly at any size.
-            let _ =
-                self.size
-                    .compare_exchange(size, size * 2, Ordering::Relaxed, Ordering::Relaxed);
+            let _ = self
+                .size
+                // Relaxed, both: the size publishes nothing (see above).
+                .compare_exchange(size, size * 2, Ordering::Relaxed, Ordering::Relaxed);
         }
     }
 

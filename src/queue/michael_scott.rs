@@ -93,9 +93,10 @@ impl<T: Send + 'static, R: Reclaimer> MsQueue<T, R> {
             }
             if !next.is_null() {
                 // Release: see "Memory orderings". Failure Relaxed: someone else swung it.
-                let _ =
-                    self.tail
-                        .compare_exchange(tail, next, Ordering::Release, Ordering::Relaxed);
+                let _ = self
+                    .tail
+                    // Release pairs with the Acquire protect of `tail`; failure: helped.
+                    .compare_exchange(tail, next, Ordering::Release, Ordering::Relaxed);
                 continue;
             }
             // SAFETY: `node` is not published yet: this thread has it to itself.
@@ -103,12 +104,14 @@ impl<T: Send + 'static, R: Reclaimer> MsQueue<T, R> {
             // Failure Relaxed: the loop starts over from a protected load.
             let linked = last
                 .next
+                // LINK: see its doc; Relaxed failure restarts from a protected load.
                 .compare_exchange(ptr::null_mut(), node, LINK, Ordering::Relaxed);
             if linked.is_ok() {
                 // Release: as for helping above. Failure Relaxed: a helper swung it already.
-                let _ =
-                    self.tail
-                        .compare_exchange(tail, node, Ordering::Release, Ordering::Relaxed);
+                let _ = self
+                    .tail
+                    // Release pairs with the Acquire protect of `tail`; failure: helped.
+                    .compare_exchange(tail, node, Ordering::Release, Ordering::Relaxed);
                 return Ok(());
             }
         }
@@ -139,14 +142,16 @@ impl<T: Send + 'static, R: Reclaimer> MsQueue<T, R> {
             let tail = self.tail.load(Ordering::Relaxed);
             if tail == head {
                 // Release: see "Memory orderings". Failure Relaxed: a helper swung it already.
-                let _ =
-                    self.tail
-                        .compare_exchange(tail, next, Ordering::Release, Ordering::Relaxed);
+                let _ = self
+                    .tail
+                    // Release pairs with the Acquire protect of `tail`; failure: helped.
+                    .compare_exchange(tail, next, Ordering::Release, Ordering::Relaxed);
             }
             // Release: installs the new sentinel for readers of `head` (see "Memory orderings").
             // Failure Relaxed: another pop won this node; start over.
             let won = self
                 .head
+                // Release pairs with the Acquire protect of `head`; failure: start over.
                 .compare_exchange(head, next, Ordering::Release, Ordering::Relaxed);
             if won.is_ok() {
                 // SAFETY: this pop won `next` (invariant 3), whose value is initialized and was
@@ -174,17 +179,18 @@ impl<T: Send + 'static, R: Reclaimer> MsQueue<T, R> {
             }
             if !next.is_null() {
                 // Release: as in `push`. Failure Relaxed: a helper swung it already.
-                let _ =
-                    self.tail
-                        .compare_exchange(tail, next, Ordering::Release, Ordering::Relaxed);
+                let _ = self
+                    .tail
+                    // Release pairs with the Acquire protect of `tail`; failure: helped.
+                    .compare_exchange(tail, next, Ordering::Release, Ordering::Relaxed);
                 continue;
             }
             // Relaxed: the mark publishes no data; pushes and pops read it through `next`.
             let marked = last.next.compare_exchange(
                 ptr::null_mut(),
                 closed(),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
+                Ordering::Relaxed, // the mark publishes no data (see above)
+                Ordering::Relaxed, // a failure re-reads through `protect`
             );
             if marked.is_ok() {
                 return;

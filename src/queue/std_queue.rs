@@ -190,8 +190,8 @@ impl<T: Send + 'static, R: Reclaimer> StdConcurrentQueue<T, R> {
             match self.slots.compare_exchange_weak(
                 taken,
                 taken + 1,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
+                Ordering::Relaxed, // the slot count publishes no data
+                Ordering::Relaxed, // a failure retries with the fresh count
             ) {
                 Ok(_) => return true,
                 Err(now) => taken = now,
@@ -332,8 +332,8 @@ impl<T: Send + 'static, R: Reclaimer> StdConcurrentQueue<T, R> {
             match self.unfinished.compare_exchange_weak(
                 left,
                 lowered,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
+                Ordering::Relaxed, // the task count publishes no data
+                Ordering::Relaxed, // a failure retries with the fresh count
             ) {
                 Ok(_) if lowered == 0 => {
                     self.joiners.notify_all();

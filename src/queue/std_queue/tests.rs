@@ -19,7 +19,7 @@ fn exactly_maxsize_concurrent_put_nowaits_succeed() {
             s.spawn(move || {
                 for i in 0..if cfg!(miri) { 5 } else { 100 } {
                     if q.put_nowait(t * 1000 + i).is_ok() {
-                        accepted.fetch_add(1, Ordering::Relaxed);
+                        accepted.fetch_add(1, Ordering::Relaxed); // a tally, read after join
                     }
                 }
             });
@@ -40,6 +40,7 @@ fn qsize_never_exceeds_maxsize_under_contention() {
     thread::scope(|s| {
         s.spawn(|| {
             while !stop.load(Ordering::Relaxed) {
+                // a stop flag; publishes nothing
                 assert!(q.qsize() <= maxsize, "qsize {} > maxsize", q.qsize());
                 thread::yield_now();
             }
@@ -58,7 +59,7 @@ fn qsize_never_exceeds_maxsize_under_contention() {
         for worker in workers {
             worker.join().unwrap();
         }
-        stop.store(true, Ordering::Relaxed);
+        stop.store(true, Ordering::Relaxed); // see the load above
     });
     assert!(q.empty());
     q.join();
