@@ -29,7 +29,9 @@
 //! # Reclamation
 //! Through `R`. Traversals use the hazard-pointer discipline with three slots: the previous
 //! node, the current node (each validated by re-reading the previous node's `next`, which also
-//! fails if the previous node was marked), and the value being read.
+//! fails if the previous node was marked), and the value being read. Both go through
+//! `Guard::protect_from`, which hands back the pointer of the validating load: an address can be
+//! freed and reused between the first load and the validation.
 //!
 //! # Memory orderings
 //! * Linking CAS on `next`: `Release` publishes the new node; every load of `next` is `Acquire`.
@@ -172,6 +174,23 @@ where
             .is_ok()
     }
 
+    /// Protects `cur`, just loaded from `prev.next`, in the CUR slot: the validated pointer, or
+    /// `None` if `cur` is a deletion mark or `prev.next` moved on meanwhile (`prev` was marked
+    /// or its successor changed), and the traversal must start over.
+    fn protect_cur(
+        guard: &mut R::Guard<'_>,
+        prev: *mut Node<K, V>,
+        cur: *mut Node<K, V>,
+    ) -> Option<*mut Node<K, V>> {
+        if is_marked(cur) {
+            return None;
+        }
+        // SAFETY: `prev` is protected, or a dummy, never freed while the table lives
+        // (invariant 1); a marked `prev.next` never equals the unmarked `cur`.
+        let prev_next = &unsafe { &*prev }.next;
+        guard.protect_from(CUR, cur, prev_next).ok()
+    }
+
     /// Searches from the dummy `start` for `so_key` (and, for entries, `key`), unlinking and
     /// retiring deleted nodes on the way.
     fn find<Q>(
@@ -198,17 +217,14 @@ where
                         found: false,
                     };
                 }
-                // `prev` is protected (or a dummy); if it was marked or moved on since, `next`
-                // no longer holds `cur` and the search starts over.
-                // SAFETY: as above for `prev`.
-                let prev_next = &unsafe { &*prev }.next;
-                // Acquire: as above.
-                let still_linked = || prev_next.load(Ordering::Acquire) == cur;
-                if is_marked(cur) || !guard.protect_if(CUR, cur, still_linked) {
+                let Some(protected) = Self::protect_cur(guard, prev, cur) else {
                     continue 'restart;
-                }
+                };
+                cur = protected;
                 // SAFETY: `cur` is protected and validated.
                 let node = unsafe { &*cur };
+                // SAFETY: as above for `prev`.
+                let prev_next = &unsafe { &*prev }.next;
                 // Acquire: as above.
                 let next = node.next.load(Ordering::Acquire);
                 if is_marked(next) {
@@ -287,15 +303,15 @@ where
     ) -> Option<*mut Slot<V>> {
         // SAFETY: `node` is protected by the caller.
         let value = &unsafe { &*node }.value;
+        // Acquire: pairs with the AcqRel CAS that installed the slot.
+        let mut slot = value.load(Ordering::Acquire);
         loop {
-            // Acquire: pairs with the AcqRel CAS that installed the slot.
-            let slot = value.load(Ordering::Acquire);
             if slot == tombstone() {
                 return None;
             }
-            // Acquire: as above.
-            if guard.protect_if(VALUE, slot, || value.load(Ordering::Acquire) == slot) {
-                return Some(slot);
+            match guard.protect_from(VALUE, slot, value) {
+                Ok(protected) => return Some(protected),
+                Err(now) => slot = now,
             }
         }
     }
@@ -523,13 +539,10 @@ where
             // linking CAS.
             let mut cur = unsafe { &*prev }.next.load(Ordering::Acquire);
             while !cur.is_null() {
-                // SAFETY: `prev` is protected or a dummy.
-                let prev_next = &unsafe { &*prev }.next;
-                // Acquire: as above.
-                let still_linked = || prev_next.load(Ordering::Acquire) == cur;
-                if is_marked(cur) || !guard.protect_if(CUR, cur, still_linked) {
+                let Some(protected) = Self::protect_cur(guard, prev, cur) else {
                     continue 'restart;
-                }
+                };
+                cur = protected;
                 // SAFETY: protected and validated.
                 let node = unsafe { &*cur };
                 // Acquire: as above.

@@ -25,7 +25,9 @@
 //! # Reclamation
 //! Old sentinels are retired through `R` (epochs by default). Slot 0 protects `head`/`tail`,
 //! slot 1 the successor; the successor is protected with [`Guard::protect_if`], validated by
-//! `head` still being the node it was read from, because that node may itself be unlinked.
+//! `head` still being the node it was read from, because that node may itself be unlinked. The
+//! check proves more than an equal address would: a protected `head` cannot be freed and reused,
+//! so while it is still `head` its successor was never popped, let alone freed.
 //!
 //! # Memory orderings
 //! * Linking CAS on `next`: success `Release` publishes the new node's value and index; pairs

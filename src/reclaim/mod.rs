@@ -81,25 +81,56 @@ pub trait Guard {
     /// pointer ever stored in `src` is retired only through this guard's domain, only after it
     /// was unlinked from `src`, and `src` itself stays reachable meanwhile (a field of the
     /// structure, or of a node that is protected and still linked; otherwise use
-    /// [`protect_if`](Self::protect_if) with a check that the node is still linked).
+    /// [`protect_from`](Self::protect_from) or [`protect_if`](Self::protect_if)).
     ///
     /// # Panics
     /// If `slot >= MAX_SLOTS`.
     fn protect<T>(&mut self, slot: usize, src: &AtomicPtr<T>) -> *mut T {
-        // Relaxed: only a candidate; the Acquire re-load in the check synchronizes.
-        let mut candidate = src.load(Ordering::Relaxed);
+        // Acquire: pairs with the Release of the writer that installed the pointer, as
+        // `protect_from` requires of its candidate.
+        let mut candidate = src.load(Ordering::Acquire);
         loop {
-            let mut current = candidate;
-            let still_there = || {
-                // Acquire: pairs with the Release of the writer that installed the pointer in
-                // `src`, so its initialization of the pointee is visible to the caller.
-                current = src.load(Ordering::Acquire);
-                current == candidate
-            };
-            if self.protect_if(slot, candidate, still_there) {
-                return candidate;
+            match self.protect_from(slot, candidate, src) {
+                Ok(protected) => return protected,
+                Err(now) => candidate = now,
             }
-            candidate = current;
+        }
+    }
+
+    /// Protects `candidate`, just loaded from `src`, under `slot` if `src` still holds it once
+    /// the protection is published: `Ok` with the pointer as re-loaded from `src`, or `Err`
+    /// with what `src` holds now (the slot is released). `candidate` must have been loaded with
+    /// `Acquire`: a reclaimer that needs no validation (epochs) returns it as it is.
+    ///
+    /// Use the returned pointer, not `candidate`: the two have the same address, but
+    /// `candidate` may point into an allocation that was freed before the protection was
+    /// published, whose address was then reused by the node `src` holds now (ABA). Reading
+    /// through `candidate` would then be a use of freed memory as far as the language is
+    /// concerned — Miri reports it — while the re-loaded pointer belongs to the live node.
+    ///
+    /// `src` must be reachable as for [`protect`](Self::protect), or belong to a node that
+    /// stays allocated while protected (a marked successor pointer never validates, so a
+    /// deleted node's frozen `next` is safe to pass).
+    ///
+    /// # Panics
+    /// If `slot >= MAX_SLOTS`.
+    fn protect_from<T>(
+        &mut self,
+        slot: usize,
+        candidate: *mut T,
+        src: &AtomicPtr<T>,
+    ) -> Result<*mut T, *mut T> {
+        let mut current = candidate;
+        let still_there = || {
+            // Acquire: pairs with the Release of the writer that installed the pointer in
+            // `src`, so its initialization of the pointee is visible to the caller.
+            current = src.load(Ordering::Acquire);
+            current == candidate
+        };
+        if self.protect_if(slot, candidate, still_there) {
+            Ok(current)
+        } else {
+            Err(current)
         }
     }
 
@@ -109,7 +140,13 @@ pub trait Guard {
     /// it could reach safely.
     ///
     /// This is the hazard-pointer validation step on its own, for sources that may themselves
-    /// be unlinked (for example `head.next` of a queue whose `head` may move on).
+    /// be unlinked (for example `head.next` of a queue whose `head` may move on). The check
+    /// must prove that `candidate`'s node was never retired before the publication — as a
+    /// queue's unchanged, protected `head` proves its successor was never popped. An equal
+    /// address in the source proves less (the address may have been freed and reused): for
+    /// that check use [`protect_from`](Self::protect_from), which returns the re-loaded pointer.
+    ///
+    /// A reclaimer whose protection needs no validation (epochs) may skip `still_reachable`.
     ///
     /// # Panics
     /// If `slot >= MAX_SLOTS`.
