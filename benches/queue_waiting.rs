@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::{cpu_ticks, TICK};
 use concurrency::{ConcurrentQueue, PopError};
 use std::collections::VecDeque;
 use std::sync::{mpsc, Condvar, Mutex};
@@ -111,18 +112,6 @@ impl TimedPop for LockedDeque {
         }
     }
 }
-
-/// CPU time (user + system) this process has used, from `/proc/self/stat`, in clock ticks.
-fn cpu_ticks() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
-    let (utime, stime) = (fields[11], fields[12]);
-    utime.parse::<u64>().unwrap() + stime.parse::<u64>().unwrap()
-}
-
-/// The same clock's tick length (`_SC_CLK_TCK` is 100 on Linux).
-const TICK: Duration = Duration::from_millis(10);
 
 struct Waiting {
     cpu_while_blocked: Duration,

@@ -5,6 +5,10 @@
 //! |---|---|---|
 //! | [`AtomicInt64`], [`AtomicFlag`] | hardware RMW, CAS loops for `mul`/`floordiv` | wait-free / lock-free |
 //! | [`AtomicReference`] | one atomic pointer + safe reclamation ([`reclaim`]) | lock-free |
+//! | [`ConcurrentQueue`], [`StdConcurrentQueue`] | Michael & Scott (lock-free or two-lock), sleeping waits | lock-free / blocking waits |
+//! | [`ConcurrentDict`] | Shalev & Shavit split-ordered list | lock-free |
+//! | [`ConcurrentGatheringIterator`] | the dict + a wait set | lock-free inserts, blocking reads |
+//! | [`futures`] | `Future` state word, waiters, `ThreadPoolExecutor` on our queue | blocking waits |
 //!
 //! Every structure takes its primitives from one internal `sync` facade, which selects std,
 //! loom (`--cfg loom --cfg crossbeam_loom`) or shuttle (`--cfg shuttle`); memory is reclaimed
@@ -32,15 +36,19 @@
 
 mod atomic;
 mod dict;
+pub mod futures;
+mod gather;
 mod queue;
 pub mod reclaim;
 mod sync;
 #[cfg(all(test, not(any(loom, shuttle))))]
 mod test_support;
+mod unwind;
 mod wait_set;
 
 pub use atomic::{AtomicFlag, AtomicInt64, AtomicReference, DivisionByZero, RefGuard};
 pub use dict::{ConcurrentDict, PinnedDict};
+pub use gather::{ConcurrentGatheringIterator, GatherError, Gathered};
 pub use queue::{
     ConcurrentQueue, GetError, PopError, PutError, QueueMode, ShutDown, StdConcurrentQueue,
     TaskDoneError,

@@ -1,6 +1,6 @@
 //! The one place the crate takes its synchronization primitives from.
 //!
-//! Every atomic, fence, `Arc`, `Mutex`, `Condvar`, thread, `UnsafeCell`, `spin_loop` and
+//! Every atomic, fence, `Arc`, `Mutex`, `Condvar`, thread, thread-local, `UnsafeCell`, `spin_loop` and
 //! `yield_now` used by the structures comes from here, so one switch decides what they run on:
 //!
 //! * default: `std`;
@@ -38,6 +38,7 @@ mod backend {
     pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub(crate) use loom::thread;
     pub(crate) use loom::thread::yield_now;
+    pub(crate) use loom::thread_local;
 
     /// loom explores every interleaving at atomic operations already: nothing to add.
     #[inline(always)]
@@ -55,6 +56,7 @@ mod backend {
     pub(crate) use shuttle::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub(crate) use shuttle::thread;
     pub(crate) use shuttle::thread::yield_now;
+    pub(crate) use shuttle::thread_local;
 
     /// A preemption point for shuttle's scheduler.
     #[inline(always)]
@@ -74,6 +76,7 @@ mod backend {
     pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub(crate) use std::thread;
     pub(crate) use std::thread::yield_now;
+    pub(crate) use std::thread_local;
 
     /// Compiles to nothing outside the model checkers.
     #[inline(always)]
@@ -114,4 +117,12 @@ mod std_cell {
             self.0.into_inner()
         }
     }
+}
+
+/// The next number of a process-wide sequence, for naming things (executor threads): not a
+/// synchronization primitive, so not modelled by loom or shuttle.
+pub(crate) fn next_serial() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    // Relaxed: only uniqueness matters, which every RMW gives.
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }

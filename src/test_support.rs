@@ -52,3 +52,38 @@ pub(crate) fn assert_drops_settle(drops: &AtomicUsize, expected: usize) {
     }
     assert_eq!(drops.load(Ordering::SeqCst), expected, "values dropped");
 }
+
+/// A value whose destructor panics if it is armed, after counting its drop (the value is gone
+/// either way). Its clones are unarmed and uncounted: only the original goes into a structure.
+#[derive(Debug)]
+pub(crate) struct Bomb {
+    armed: bool,
+    drops: Option<Arc<AtomicUsize>>,
+}
+
+impl Bomb {
+    pub(crate) fn new(armed: bool, drops: &Arc<AtomicUsize>) -> Self {
+        Self {
+            armed,
+            drops: Some(Arc::clone(drops)),
+        }
+    }
+}
+
+impl Clone for Bomb {
+    fn clone(&self) -> Self {
+        Self {
+            armed: false,
+            drops: None,
+        }
+    }
+}
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        if let Some(drops) = &self.drops {
+            drops.fetch_add(1, Ordering::SeqCst);
+        }
+        assert!(!self.armed, "an armed value's destructor panicked");
+    }
+}

@@ -1,5 +1,5 @@
 //! Shared by the benches: threads released together with only the parallel section timed, the
-//! short criterion configuration, and the naming of our queue modes. Not every bench uses every
+//! short criterion configuration, process CPU time, and the naming of our queue modes. Not every bench uses every
 //! item, hence the `dead_code` allowance.
 #![allow(
     dead_code,
@@ -59,6 +59,18 @@ pub(crate) fn short_config() -> criterion::Criterion {
         .measurement_time(Duration::from_secs(1))
         .sample_size(10)
 }
+
+/// CPU time (user + system) this process has used, from `/proc/self/stat`, in clock ticks.
+pub(crate) fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let (utime, stime) = (fields[11], fields[12]);
+    utime.parse::<u64>().unwrap() + stime.parse::<u64>().unwrap()
+}
+
+/// The tick length of [`cpu_ticks`] (`_SC_CLK_TCK` is 100 on Linux).
+pub(crate) const TICK: Duration = Duration::from_millis(10);
 
 /// Our queue's mode for a `LOCK_FREE` const parameter, with its name in result tables.
 pub(crate) fn ours_queue_mode(lock_free: bool) -> (&'static str, concurrency::QueueMode) {

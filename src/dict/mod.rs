@@ -41,7 +41,7 @@ use std::hash::{BuildHasher, Hash};
 /// The expected number of concurrently writing threads when none is given (as in the original).
 const DEFAULT_SCALING: usize = 17;
 
-/// A lock-free concurrent hash map: see the [module documentation](self).
+/// A lock-free concurrent hash map: its algorithm, invariants and orderings are documented at the top of `src/dict/mod.rs`.
 ///
 /// ```
 /// use concurrency::ConcurrentDict;

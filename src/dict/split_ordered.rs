@@ -45,6 +45,7 @@ use super::directory::{Directory, MAX_BUCKETS};
 use super::node::{free_slot, is_marked, tombstone, unmarked, Node, Slot};
 use crate::reclaim::{DropBox, Guard, Reclaimer};
 use crate::sync::{AtomicUsize, Ordering};
+use crate::unwind::Teardown;
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
@@ -588,21 +589,27 @@ unsafe fn free_unpublished<K, V>(node: *mut Node<K, V>) {
 }
 
 impl<K, V, S, R: Reclaimer> Drop for SplitOrdered<K, V, S, R> {
+    /// Frees every linked node and its value; a panicking key or value destructor does not
+    /// stop the others, and the first panic resumes at the end.
     fn drop(&mut self) {
+        let mut teardown = Teardown::default();
         let mut cur = self.directory.get(0);
         while !cur.is_null() {
             // SAFETY: `&mut self` is exclusive: every linked node is owned here (retired ones
             // are not linked and belong to the reclaimer), came from `Box::into_raw`, and is
             // freed once.
             let node = unsafe { Box::from_raw(cur) };
-            // Relaxed: exclusive access.
+            // Relaxed, both: exclusive access.
             let slot = node.value.load(Ordering::Relaxed);
-            if !slot.is_null() && slot != tombstone() {
-                // SAFETY: a present entry's slot is owned by its node.
-                unsafe { free_slot(slot) };
-            }
-            // Relaxed: exclusive access.
             cur = unmarked(node.next.load(Ordering::Relaxed));
+            teardown.run(|| {
+                if !slot.is_null() && slot != tombstone() {
+                    // SAFETY: a present entry's slot is owned by its node.
+                    unsafe { free_slot(slot) };
+                }
+                drop(node);
+            });
         }
+        teardown.finish();
     }
 }

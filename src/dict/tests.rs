@@ -1,7 +1,7 @@
 use super::*;
 use crate::reclaim::{Epoch, HazardPointers};
 use crate::sync::{Arc, AtomicUsize, Ordering::SeqCst};
-use crate::test_support::{assert_drops_settle, Tracked};
+use crate::test_support::{assert_drops_settle, Bomb, Tracked};
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -30,6 +30,7 @@ on_every_reclaimer!(
     every_value_is_dropped_exactly_once,
     iteration_sees_stable_keys_exactly_once,
     panicking_user_code_leaves_the_map_consistent,
+    panicking_value_destructors_leak_nothing,
 );
 
 fn dict<K, V, R>() -> ConcurrentDict<K, V, RandomState, R>
@@ -332,6 +333,28 @@ fn panicking_user_code_leaves_the_map_consistent<R: Reclaimer>() {
         assert!(!d.contains_key(&key(50, false, false)));
     }
     assert_drops_settle(&drops, 21);
+}
+
+/// Values whose `Drop` panics: the ones replaced or removed are destroyed later by the
+/// reclaimer, where the panic stops; the map keeps working; dropping the map drops every value
+/// and then reports the first panic.
+fn panicking_value_destructors_leak_nothing<R: Reclaimer>() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = dict::<u64, Bomb, R>();
+    for key in 0..8 {
+        d.insert(key, Bomb::new(key % 2 == 0, &drops));
+    }
+    assert!(d.insert(0, Bomb::new(false, &drops)).is_some());
+    assert!(d.remove(&2).is_some());
+    assert!(d.remove(&3).is_some());
+    for key in 8..40 {
+        d.insert(key, Bomb::new(false, &drops));
+    }
+    assert_eq!(d.len(), 38);
+    assert!(d.contains_key(&0) && !d.contains_key(&2) && d.contains_key(&4));
+    let teardown = catch_unwind(AssertUnwindSafe(move || drop(d)));
+    assert!(teardown.is_err(), "the first destructor panic resumes");
+    assert_drops_settle(&drops, 41);
 }
 
 #[test]

@@ -93,7 +93,7 @@ enum Raw<T, R: Reclaimer> {
 
 /// An unbounded multi-producer multi-consumer FIFO queue with blocking pops and shutdown.
 ///
-/// See the [module documentation](self) for the algorithms and guarantees.
+/// The algorithms and guarantees are documented at the top of `src/queue/mod.rs`.
 ///
 /// ```
 /// use concurrency::{ConcurrentQueue, PopError};

@@ -1,6 +1,7 @@
 //! The list node both queue algorithms link, and the mark that closes a list.
 
 use crate::sync::{AtomicPtr, Ordering, UnsafeCell};
+use crate::unwind::Teardown;
 use std::mem::{align_of, MaybeUninit};
 use std::ptr;
 
@@ -66,7 +67,8 @@ impl<T> Node<T> {
     }
 }
 
-/// Frees a whole list, dropping the values of every node after the sentinel `head`.
+/// Frees a whole list, dropping the values of every node after the sentinel `head`; a
+/// panicking value destructor does not stop the others, and the first panic resumes at the end.
 ///
 /// # Safety
 /// The caller owns the list exclusively (the queue is being dropped), `head` is its sentinel,
@@ -77,12 +79,14 @@ pub(super) unsafe fn free_list<T>(head: *mut Node<T>) {
     // Relaxed: exclusive access; whatever handed the queue to this thread synchronized it.
     let mut next = sentinel.next.load(Ordering::Relaxed);
     drop(sentinel);
+    let mut teardown = Teardown::default();
     while !next.is_null() && next != closed() {
         // SAFETY: every node after the sentinel is owned, linked once, and holds its value.
         let node = unsafe { Box::from_raw(next) };
-        // SAFETY: the value is initialized and nobody else can take it.
-        drop(unsafe { node.take_value() });
         // Relaxed: as above.
         next = node.next.load(Ordering::Relaxed);
+        // SAFETY: the value is initialized and nobody else can take it.
+        teardown.run(|| drop(unsafe { node.take_value() }));
     }
+    teardown.finish();
 }

@@ -1,8 +1,9 @@
 use super::*;
 use crate::reclaim::HazardPointers;
 use crate::sync::{Arc, AtomicUsize};
-use crate::test_support::{assert_drops_settle, Tracked};
+use crate::test_support::{assert_drops_settle, Bomb, Tracked};
 use std::collections::HashSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::thread;
 
 /// Runs a test body on every queue variant: both modes, and the lock-free one on both
@@ -40,6 +41,7 @@ on_every_variant!(
     mpmc_delivers_each_value_once_in_producer_order,
     pushes_racing_an_immediate_shutdown_lose_nothing,
     remaining_values_are_dropped_with_the_queue,
+    a_panicking_destructor_does_not_stop_the_teardown,
 );
 
 fn scaled(n: usize) -> usize {
@@ -234,6 +236,17 @@ fn remaining_values_are_dropped_with_the_queue<R: Reclaimer>(q: ConcurrentQueue<
     assert!(q.push(Tracked::new(99, &drops)).is_err());
     drop(q);
     assert_drops_settle(&drops, 21);
+}
+
+fn a_panicking_destructor_does_not_stop_the_teardown<R: Reclaimer>(q: ConcurrentQueue<Bomb, R>) {
+    let drops = Arc::new(AtomicUsize::new(0));
+    for i in 0..10 {
+        q.push(Bomb::new(i % 3 == 1, &drops)).unwrap();
+    }
+    drop(q.pop().unwrap());
+    let teardown = catch_unwind(AssertUnwindSafe(move || drop(q)));
+    assert!(teardown.is_err(), "the first destructor panic resumes");
+    assert_drops_settle(&drops, 10);
 }
 
 #[test]

@@ -43,6 +43,7 @@ pub use hazard::{HazardGuard, HazardPointers};
 pub use quarantine::{Quarantine, QuarantineGuard};
 
 use crate::sync::{fence, model_yield, Arc, AtomicPtr, Ordering};
+use crate::unwind::drop_deferred;
 use std::fmt::Debug;
 
 /// The reclaimer structures use unless told otherwise: [`Epoch`], which measured faster than
@@ -178,7 +179,8 @@ pub trait Guard {
 /// How a retired pointer is destroyed: a zero-sized strategy, so reclaimers can store it as a
 /// plain function pointer.
 pub trait Dispose<T> {
-    /// Destroys what `ptr` owns.
+    /// Destroys what `ptr` owns. It runs on whatever thread reclaims, so a panic in a user
+    /// destructor stops here instead of unwinding into the reclaimer (see `crate::unwind`).
     ///
     /// # Safety
     /// 1. `ptr` came from the allocation the implementing type describes and still owns it.
@@ -194,7 +196,7 @@ impl<T> Dispose<T> for DropBox {
     unsafe fn dispose(ptr: *mut T) {
         // SAFETY: by (1) of `Dispose::dispose`, `ptr` came from `Box::into_raw` and still owns
         // the box; by (2) it is not used again.
-        drop(unsafe { Box::from_raw(ptr) });
+        drop_deferred(|| drop(unsafe { Box::from_raw(ptr) }));
     }
 }
 
@@ -206,7 +208,7 @@ impl<T> Dispose<T> for DropArc {
     unsafe fn dispose(ptr: *mut T) {
         // SAFETY: by (1) of `Dispose::dispose`, `ptr` came from `Arc::into_raw` and owns one
         // strong count, which is given up here; by (2) it is not used again.
-        drop(unsafe { Arc::from_raw(ptr) });
+        drop_deferred(|| drop(unsafe { Arc::from_raw(ptr) }));
     }
 }
 

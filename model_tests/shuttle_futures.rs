@@ -1,0 +1,149 @@
+//! shuttle models of futures and the thread pool: random and PCT schedules of 3–5 threads.
+//!
+//! Checked: cancel racing the runner has one winner; callbacks racing completion run exactly
+//! once; `wait` and `as_completed` racing completions never miss one and never hang; shutdown
+//! racing submit loses no accepted task; a one-worker pool whose task waits for a task it
+//! submitted completes (the no-self-deadlock rule). A hang is a deadlock, which shuttle reports.
+//!
+//! Run: `RUSTFLAGS="--cfg shuttle" cargo test --release --test shuttle_futures`.
+//! `SHUTTLE_ITERATIONS` scales every test (default 10 000 schedules per scheduler).
+#![cfg(shuttle)]
+
+mod support;
+
+use support::check;
+
+use concurrency::futures::{
+    as_completed, wait, Future, FutureError, ReturnWhen, SubmitError, ThreadPoolExecutor,
+};
+use shuttle::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use shuttle::thread;
+use std::sync::Arc;
+
+fn pool(max_workers: usize) -> ThreadPoolExecutor {
+    ThreadPoolExecutor::builder()
+        .max_workers(max_workers)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn cancel_races_the_runner() {
+    check("cancel ∥ set_running_or_notify_cancel ∥ result", || {
+        let f = Future::<u32>::new();
+        let runner = {
+            let f = f.clone();
+            thread::spawn(move || {
+                let run = f.set_running_or_notify_cancel().unwrap();
+                if run {
+                    f.set_result(9).unwrap();
+                }
+                run
+            })
+        };
+        let reader = {
+            let f = f.clone();
+            thread::spawn(move || f.result(None))
+        };
+        let cancelled = f.cancel();
+        let ran = runner.join().unwrap();
+        assert!(cancelled != ran);
+        match reader.join().unwrap() {
+            Ok(9) => assert!(ran),
+            Err(FutureError::Cancelled) => assert!(cancelled),
+            other => panic!("unexpected {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn callbacks_race_completion() {
+    check("3 × add_done_callback ∥ set_result", || {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let f = Future::<u32>::new();
+        let adders: Vec<_> = (0..3)
+            .map(|_| {
+                let (f, runs) = (f.clone(), Arc::clone(&runs));
+                thread::spawn(move || {
+                    f.add_done_callback(move |_| {
+                        runs.fetch_add(1, SeqCst);
+                    })
+                })
+            })
+            .collect();
+        f.set_result(1).unwrap();
+        for adder in adders {
+            adder.join().unwrap();
+        }
+        assert_eq!(runs.load(SeqCst), 3);
+    });
+}
+
+#[test]
+fn wait_and_as_completed_race_completions() {
+    check("wait / as_completed ∥ 3 completers", || {
+        let fs: Vec<_> = (0..3).map(|_| Future::<u32>::new()).collect();
+        let completers: Vec<_> = fs
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let f = f.clone();
+                thread::spawn(move || {
+                    if i == 1 {
+                        assert!(f.cancel());
+                    } else {
+                        f.set_result(i as u32).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let first = wait(&fs, None, ReturnWhen::FirstCompleted);
+        assert!(first.done.iter().all(Future::done) && !first.done.is_empty());
+        let seen: Vec<_> = as_completed(&fs, None).map(Result::unwrap).collect();
+        assert_eq!(seen.len(), 3);
+        assert!(seen.iter().all(Future::done));
+        let all = wait(&fs, None, ReturnWhen::AllCompleted);
+        assert!(all.not_done.is_empty());
+        for completer in completers {
+            completer.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn shutdown_races_submit() {
+    check("submit × 3 ∥ shutdown", || {
+        let pool = Arc::new(pool(2));
+        let submitter = {
+            let pool = Arc::clone(&pool);
+            thread::spawn(move || {
+                (0..3u32)
+                    .map(|i| pool.submit(move || i * 2))
+                    .collect::<Vec<_>>()
+            })
+        };
+        pool.shutdown(true, false);
+        for (i, submitted) in submitter.join().unwrap().into_iter().enumerate() {
+            match submitted {
+                Ok(f) => assert_eq!(f.result(None).unwrap(), i as u32 * 2),
+                Err(e) => assert_eq!(e, SubmitError::Shutdown),
+            }
+        }
+    });
+}
+
+#[test]
+fn a_one_worker_pool_runs_the_task_its_task_waits_for() {
+    check("nested wait on a one-worker pool", || {
+        let pool = Arc::new(pool(1));
+        let inner_pool = Arc::clone(&pool);
+        let outer = pool
+            .submit(move || {
+                let inner = inner_pool.submit(|| 5u32).unwrap();
+                inner.result(None).unwrap() * 2
+            })
+            .unwrap();
+        assert_eq!(outer.result(None).unwrap(), 10);
+        pool.shutdown(true, false);
+    });
+}

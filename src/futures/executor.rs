@@ -1,0 +1,479 @@
+//! `ThreadPoolExecutor`: runs submitted closures on a pool of worker threads.
+//!
+//! # Design
+//! Submitted tasks go through one of our own [`ConcurrentQueue`]s (lock-free mode) to the
+//! workers, which sleep in its blocking `pop`. Workers start lazily: a submission starts one
+//! only if no worker is idle and fewer than `max_workers` run — idle ones are reused first, as
+//! in Python, where an "idle" count is raised by a worker each time it finishes a task and
+//! lowered by a submission that relies on it.
+//!
+//! Submissions, shutdown and breaking serialize on one small lock (the gate) so that a task is
+//! either queued before the shutdown or refused, never lost. Shutting down is a graceful
+//! shutdown of the queue: workers drain it and exit; `cancel_futures` first takes the queued
+//! tasks out and cancels them. An initializer failure breaks the pool: the queue is shut down
+//! at once and every queued future fails with [`FutureError::BrokenExecutor`].
+//!
+//! # Progress
+//! Blocking: workers sleep while there is nothing to do; `submit` takes the gate briefly.
+//!
+//! [`FutureError::BrokenExecutor`]: super::FutureError::BrokenExecutor
+
+use super::error::{panic_message, BuildError, SubmitError};
+use super::future::{deadline, Future};
+use super::{worker, FutureError};
+use crate::queue::{ConcurrentQueue, QueueMode};
+use crate::sync::{thread, Arc, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
+use std::collections::VecDeque;
+use std::error::Error;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+type BoxError = Box<dyn Error + Send + Sync>;
+
+/// The job queue's reclaimer: shuttle cannot see inside crossbeam-epoch, so shuttle runs use the
+/// model-only `Quarantine`, which checks every protection.
+#[cfg(not(shuttle))]
+type JobReclaimer = crate::reclaim::DefaultReclaimer;
+#[cfg(shuttle)]
+type JobReclaimer = crate::reclaim::Quarantine;
+type Initializer = Box<dyn Fn() -> Result<(), BoxError> + Send + Sync>;
+
+/// A queued task, whatever its result type.
+trait Job: Send {
+    /// Runs it, unless it was cancelled or taken by a waiting worker; `before_completing` runs
+    /// between the task's return and the completion of its future.
+    fn run(&self, before_completing: &mut dyn FnMut());
+    fn cancel(&self);
+    /// Fails it because the pool broke.
+    fn fail(&self, why: &str);
+}
+
+impl<T: Send + Sync + 'static> Job for Future<T> {
+    fn run(&self, before_completing: &mut dyn FnMut()) {
+        self.run_then(before_completing);
+    }
+
+    fn cancel(&self) {
+        Future::cancel(self);
+    }
+
+    fn fail(&self, why: &str) {
+        self.set_broken(why.to_owned());
+    }
+}
+
+/// What submissions, shutdown and workers agree on under the gate.
+#[derive(Debug, Default)]
+struct Gate {
+    shut_down: bool,
+    /// Why the pool broke, once it did.
+    broken: Option<String>,
+    /// Workers started so far.
+    started: usize,
+    /// Workers that have not exited yet.
+    alive: usize,
+}
+
+struct Pool {
+    jobs: ConcurrentQueue<Box<dyn Job>, JobReclaimer>,
+    max_workers: usize,
+    thread_name_prefix: String,
+    initializer: Option<Initializer>,
+    /// Workers that went idle (finished a task with nothing queued) minus submissions that
+    /// relied on one.
+    idle: AtomicUsize,
+    gate: Mutex<Gate>,
+    /// Signalled when a worker exits.
+    exited: Condvar,
+}
+
+impl Pool {
+    fn gate(&self) -> MutexGuard<'_, Gate> {
+        // No user code runs under the gate, so a poisoned gate is still consistent.
+        self.gate
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Relies on an idle worker if there is one, otherwise starts a worker if the pool is
+    /// below `max_workers`. Returns `false` if the pool broke because no worker could start:
+    /// the caller must then [`fail_queued`](Self::fail_queued) once it left the gate.
+    fn adjust_workers(pool: &Arc<Self>, gate: &mut Gate) -> bool {
+        let relied_on_idle = pool
+            .idle
+            // Relaxed, both: a count of hints; the queue hands the task over.
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |idle| {
+                idle.checked_sub(1)
+            })
+            .is_ok();
+        if relied_on_idle || gate.started >= pool.max_workers {
+            return true;
+        }
+        let name = format!("{}_{}", pool.thread_name_prefix, gate.started);
+        let worker = Arc::clone(pool);
+        match thread::Builder::new()
+            .name(name)
+            .spawn(move || Self::work(&worker))
+        {
+            Ok(_detached) => {
+                gate.started += 1;
+                gate.alive += 1;
+                true
+            }
+            Err(error) if gate.alive == 0 => {
+                gate.broken = Some(format!("could not start a worker thread: {error}"));
+                false
+            }
+            // The workers already running will get to the task.
+            Err(_) => true,
+        }
+    }
+
+    /// A worker's life: initialize, then run tasks until the queue is shut down and drained.
+    fn work(pool: &Arc<Self>) {
+        worker::serve(pool_id(pool));
+        let _exit = WorkerExit(pool);
+        if let Some(initializer) = &pool.initializer {
+            let failure = match catch_unwind(AssertUnwindSafe(initializer)) {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => Some(error.to_string()),
+                Err(payload) => Some(format!("it panicked: {}", panic_message(payload.as_ref()))),
+            };
+            if let Some(failure) = failure {
+                pool.break_down(format!(
+                    "a thread initializer failed, the pool is not usable anymore: {failure}"
+                ));
+                return;
+            }
+        }
+        while let Ok(job) = pool.jobs.pop() {
+            // A worker that will find nothing queued counts itself idle before the result is
+            // out, so a submission that follows the result relies on it instead of starting
+            // another worker (as Python's workers do before they block on an empty queue).
+            job.run(&mut || {
+                if pool.jobs.is_empty() {
+                    // Relaxed: a hint for `adjust_workers`.
+                    pool.idle.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    }
+
+    /// Breaks the pool: later submissions fail, queued futures fail, workers exit.
+    fn break_down(&self, why: String) {
+        self.gate().broken.get_or_insert(why);
+        self.fail_queued();
+    }
+
+    /// For a broken pool: shuts the queue down at once and fails everything left in it. Runs
+    /// outside the gate, because failing a future runs its callbacks, which may submit.
+    fn fail_queued(&self) {
+        let why = self.gate().broken.clone().unwrap_or_default();
+        self.jobs.shutdown(true);
+        for job in self.jobs.take_remaining() {
+            job.fail(&why);
+        }
+    }
+}
+
+/// The identity of a pool: the address of its shared state, which its workers keep alive.
+fn pool_id(pool: &Arc<Pool>) -> usize {
+    Arc::as_ptr(pool) as usize
+}
+
+/// Counts a worker out however it leaves.
+struct WorkerExit<'a>(&'a Pool);
+
+impl Drop for WorkerExit<'_> {
+    fn drop(&mut self) {
+        self.0.gate().alive -= 1;
+        self.0.exited.notify_all();
+    }
+}
+
+/// A pool of worker threads running submitted closures, each with a [`Future`] for its result.
+///
+/// Mirrors Python's `concurrent.futures.ThreadPoolExecutor`: workers start lazily up to
+/// `max_workers` and idle ones are reused first; a panicking task fails only its own future; an
+/// initializer error breaks the pool. Dropping the executor is `shutdown(true, false)`. A worker
+/// that waits for a future of its own pool that has not started runs it itself (see the
+/// [module documentation](super)).
+///
+/// ```
+/// use concurrency::futures::ThreadPoolExecutor;
+/// let pool = ThreadPoolExecutor::builder().max_workers(2).build().unwrap();
+/// let f = pool.submit(|| 6 * 7).unwrap();
+/// assert_eq!(f.result(None).unwrap(), 42);
+/// let squares: Vec<u64> = pool.map(|x: u64| x * x, 1..=4, None).unwrap().map(Result::unwrap).collect();
+/// assert_eq!(squares, [1, 4, 9, 16]);
+/// ```
+pub struct ThreadPoolExecutor {
+    pool: Arc<Pool>,
+}
+
+/// Configures a [`ThreadPoolExecutor`]; made by [`ThreadPoolExecutor::builder`].
+#[derive(Default)]
+pub struct ThreadPoolExecutorBuilder {
+    max_workers: Option<usize>,
+    thread_name_prefix: Option<String>,
+    initializer: Option<Initializer>,
+}
+
+impl ThreadPoolExecutorBuilder {
+    /// The most workers the pool runs at once (default `min(32, cores + 4)`); 0 is refused by
+    /// [`build`](Self::build).
+    pub fn max_workers(mut self, max_workers: usize) -> Self {
+        self.max_workers = Some(max_workers);
+        self
+    }
+
+    /// Worker threads are named `{prefix}_{n}` (default prefix `ThreadPoolExecutor-{k}`, `k`
+    /// numbering the pools of the process).
+    pub fn thread_name_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.thread_name_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Runs on every worker when it starts; an error (or panic) breaks the pool.
+    ///
+    /// ```
+    /// use concurrency::futures::{FutureError, SubmitError, ThreadPoolExecutor};
+    /// let pool = ThreadPoolExecutor::builder()
+    ///     .initializer(|| Err::<(), _>("no database"))
+    ///     .build()
+    ///     .unwrap();
+    /// let f = pool.submit(|| 1).unwrap();
+    /// assert!(matches!(f.result(None), Err(FutureError::BrokenExecutor(_))));
+    /// assert!(matches!(pool.submit(|| 2), Err(SubmitError::Broken(_))));
+    /// ```
+    pub fn initializer<E>(
+        mut self,
+        initializer: impl Fn() -> Result<(), E> + Send + Sync + 'static,
+    ) -> Self
+    where
+        E: Into<BoxError>,
+    {
+        self.initializer = Some(Box::new(move || initializer().map_err(Into::into)));
+        self
+    }
+
+    /// The executor, or [`BuildError::ZeroWorkers`].
+    pub fn build(self) -> Result<ThreadPoolExecutor, BuildError> {
+        let max_workers = match self.max_workers {
+            Some(0) => return Err(BuildError::ZeroWorkers),
+            Some(n) => n,
+            None => default_max_workers(),
+        };
+        let thread_name_prefix = self
+            .thread_name_prefix
+            .unwrap_or_else(|| format!("ThreadPoolExecutor-{}", crate::sync::next_serial()));
+        Ok(ThreadPoolExecutor {
+            pool: Arc::new(Pool {
+                jobs: ConcurrentQueue::with_mode_and_reclaimer(QueueMode::LockFree),
+                max_workers,
+                thread_name_prefix,
+                initializer: self.initializer,
+                idle: AtomicUsize::new(0),
+                gate: Mutex::new(Gate::default()),
+                exited: Condvar::new(),
+            }),
+        })
+    }
+}
+
+/// Python's default: `min(32, cores + 4)`.
+fn default_max_workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    (cores + 4).min(32)
+}
+
+impl ThreadPoolExecutor {
+    /// An executor with the default settings.
+    pub fn new() -> Self {
+        Self::builder()
+            .build()
+            .expect("the default settings are valid")
+    }
+
+    /// A builder for `max_workers`, `thread_name_prefix` and `initializer`.
+    pub fn builder() -> ThreadPoolExecutorBuilder {
+        ThreadPoolExecutorBuilder::default()
+    }
+
+    /// Schedules `task` and returns the future of its result.
+    ///
+    /// # Errors
+    /// [`SubmitError::Broken`] after an initializer failed, [`SubmitError::Shutdown`] after
+    /// [`shutdown`](Self::shutdown).
+    pub fn submit<T, F>(&self, task: F) -> Result<Future<T>, SubmitError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + Sync + 'static,
+    {
+        let mut gate = self.pool.gate();
+        if let Some(why) = &gate.broken {
+            return Err(SubmitError::Broken(why.clone()));
+        }
+        if gate.shut_down {
+            return Err(SubmitError::Shutdown);
+        }
+        let future = Future::with_task(pool_id(&self.pool), Some(Box::new(task)));
+        // Err only after a shutdown, which the gate excludes.
+        if self.pool.jobs.push(Box::new(future.clone())).is_err() {
+            return Err(SubmitError::Shutdown);
+        }
+        if !Pool::adjust_workers(&self.pool, &mut gate) {
+            drop(gate);
+            self.pool.fail_queued();
+        }
+        Ok(future)
+    }
+
+    /// Submits `f(item)` for every item at once and returns their results in input order.
+    ///
+    /// `timeout` counts from this call: an item not done by then yields
+    /// `Err(FutureError::Timeout)` and ends the iteration. Failed items yield their error and
+    /// the iteration goes on. Dropping the iterator cancels the calls that have not started.
+    ///
+    /// # Errors
+    /// As [`submit`](Self::submit); the items submitted before the refusal are cancelled.
+    pub fn map<I, R, F>(
+        &self,
+        f: F,
+        items: impl IntoIterator<Item = I>,
+        timeout: Option<Duration>,
+    ) -> Result<Map<R>, SubmitError>
+    where
+        F: Fn(I) -> R + Send + Sync + 'static,
+        I: Send + 'static,
+        R: Send + Sync + 'static,
+    {
+        let deadline = deadline(timeout);
+        let f = Arc::new(f);
+        let mut map = Map {
+            futures: VecDeque::new(),
+            deadline,
+        };
+        for item in items {
+            let f = Arc::clone(&f);
+            map.futures.push_back(self.submit(move || f(item))?);
+        }
+        Ok(map)
+    }
+
+    /// Stops accepting tasks. With `cancel_futures`, cancels the tasks that have not started;
+    /// the others still run. With `wait`, returns once every worker has finished and exited
+    /// (a worker that calls it does not wait for itself). Calling it again is harmless.
+    ///
+    /// ```
+    /// use concurrency::futures::{SubmitError, ThreadPoolExecutor};
+    /// let pool = ThreadPoolExecutor::new();
+    /// let f = pool.submit(|| "ran").unwrap();
+    /// pool.shutdown(true, false);
+    /// assert_eq!(f.result(None).unwrap(), "ran");
+    /// assert_eq!(pool.submit(|| "late").unwrap_err(), SubmitError::Shutdown);
+    /// ```
+    pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        self.pool.gate().shut_down = true;
+        // Outside the gate: cancelling runs callbacks, which may call into the pool.
+        if cancel_futures {
+            for job in self.pool.jobs.take_remaining() {
+                job.cancel();
+            }
+        }
+        self.pool.jobs.shutdown(false);
+        if wait {
+            let me = usize::from(worker::serves(pool_id(&self.pool)));
+            let mut gate = self.pool.gate();
+            while gate.alive > me {
+                gate = self
+                    .pool
+                    .exited
+                    .wait(gate)
+                    .unwrap_or_else(|poison| poison.into_inner());
+            }
+        }
+    }
+}
+
+impl Default for ThreadPoolExecutor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for ThreadPoolExecutor {
+    fn drop(&mut self) {
+        self.shutdown(true, false);
+    }
+}
+
+impl fmt::Debug for ThreadPoolExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let gate = self.pool.gate();
+        f.debug_struct("ThreadPoolExecutor")
+            .field("max_workers", &self.pool.max_workers)
+            .field("thread_name_prefix", &self.pool.thread_name_prefix)
+            .field("workers", &gate.alive)
+            .field("queued", &self.pool.jobs.len())
+            .field("shut_down", &gate.shut_down)
+            .field("broken", &gate.broken)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ThreadPoolExecutorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadPoolExecutorBuilder")
+            .field("max_workers", &self.max_workers)
+            .field("thread_name_prefix", &self.thread_name_prefix)
+            .field("initializer", &self.initializer.is_some())
+            .finish()
+    }
+}
+
+/// The results of [`ThreadPoolExecutor::map`], in input order.
+pub struct Map<R> {
+    /// The calls not yielded yet; only this iterator has their futures.
+    futures: VecDeque<Future<R>>,
+    deadline: Option<Instant>,
+}
+
+impl<R> Iterator for Map<R> {
+    type Item = Result<R, FutureError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let future = self.futures.pop_front()?;
+        // SAFETY: the futures of a `Map` never leave it: no other handle reads their outcome
+        // (the queued copies only run, cancel or fail them).
+        let outcome = unsafe { future.take_result(self.deadline) };
+        if matches!(outcome, Err(FutureError::Timeout)) {
+            future.cancel();
+            for rest in self.futures.drain(..) {
+                rest.cancel();
+            }
+        }
+        Some(outcome)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.futures.len()))
+    }
+}
+
+impl<R> Drop for Map<R> {
+    fn drop(&mut self) {
+        for future in &self.futures {
+            future.cancel();
+        }
+    }
+}
+
+impl<R> fmt::Debug for Map<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Map")
+            .field("remaining", &self.futures.len())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,43 @@
+//! What a thread knows about itself as an executor worker: the pool it serves and the futures
+//! it is running right now. The no-self-deadlock rule reads both (see the
+//! [module documentation](super)).
+
+#![allow(
+    clippy::missing_const_for_thread_local,
+    reason = "the facade's loom and shuttle `thread_local!` take no `const` initializer"
+)]
+
+use crate::sync::thread_local;
+use std::cell::{Cell, RefCell};
+
+thread_local! {
+    /// The identity of the pool this thread works for; 0 on other threads.
+    static POOL: Cell<usize> = Cell::new(0);
+    /// The identities of the futures whose tasks run on this thread, innermost last: a worker
+    /// that waits for a future it has not started runs it here, on top of its own task.
+    static RUNNING: RefCell<Vec<usize>> = RefCell::new(Vec::new());
+}
+
+/// Marks this thread as a worker of `pool` (a non-zero identity).
+pub(super) fn serve(pool: usize) {
+    POOL.with(|current| current.set(pool));
+}
+
+/// Whether this thread is a worker of `pool`.
+pub(super) fn serves(pool: usize) -> bool {
+    pool != 0 && POOL.with(Cell::get) == pool
+}
+
+/// Runs `task`, the task of `future`, recording it as running on this thread meanwhile.
+/// `task` must not unwind (the caller catches panics).
+pub(super) fn running<R>(future: usize, task: impl FnOnce() -> R) -> R {
+    RUNNING.with(|running| running.borrow_mut().push(future));
+    let outcome = task();
+    RUNNING.with(|running| running.borrow_mut().pop());
+    outcome
+}
+
+/// Whether this thread is running `future`'s task (somewhere below the current frame).
+pub(super) fn is_running_here(future: usize) -> bool {
+    RUNNING.with(|running| running.borrow().contains(&future))
+}

@@ -1,0 +1,49 @@
+//! What the structures do when user code panics inside a destructor they run.
+//!
+//! Two situations, two rules:
+//!
+//! * **Teardown** (a structure dropped with elements in it) drops every element even if one of
+//!   them panics, then resumes the first panic — what std's collections do. Nothing leaks.
+//! * **Deferred destruction** (a reclaimer freeing what a structure retired) runs on whatever
+//!   thread happens to collect, in the middle of the reclaimer's own bookkeeping. A panic there
+//!   must not unwind into the reclaimer, and has no caller to reach: it stops at the destructor.
+//!   The panic hook has already reported it, and the unwinding has freed the allocation.
+//!   Under loom and shuttle the panic goes on unwinding: those checkers report a failure by
+//!   panicking, and a caught report would be a silenced one.
+
+use std::any::Any;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
+/// Runs a deferred destructor, stopping any panic it raises (see the module documentation).
+pub(crate) fn drop_deferred(destroy: impl FnOnce()) {
+    if cfg!(any(loom, shuttle)) {
+        destroy();
+    } else {
+        // AssertUnwindSafe: after a panic nothing of what `destroy` touched is used again.
+        drop(catch_unwind(AssertUnwindSafe(destroy)));
+    }
+}
+
+/// Drops a structure's elements one by one, each even if an earlier one panicked; the first
+/// panic resumes when the teardown is [`finish`](Self::finish)ed.
+#[derive(Default)]
+pub(crate) struct Teardown {
+    first_panic: Option<Box<dyn Any + Send>>,
+}
+
+impl Teardown {
+    /// Runs one element's destruction, keeping its panic, if any, for later.
+    pub(crate) fn run(&mut self, destroy: impl FnOnce()) {
+        // AssertUnwindSafe: the element is gone either way, and the structure is being freed.
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(destroy)) {
+            self.first_panic.get_or_insert(panic);
+        }
+    }
+
+    /// Resumes the first panic, now that everything is dropped.
+    pub(crate) fn finish(self) {
+        if let Some(panic) = self.first_panic {
+            resume_unwind(panic);
+        }
+    }
+}
