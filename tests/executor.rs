@@ -20,6 +20,40 @@ fn pool(max_workers: usize) -> ThreadPoolExecutor {
         .unwrap()
 }
 
+/// Waits for every future in `fs`, failing the test if one is still running after a minute.
+fn all_finish<T>(fs: &[Future<T>]) {
+    let outcome = wait(fs, LONG, ReturnWhen::AllCompleted);
+    assert!(
+        outcome.not_done.is_empty(),
+        "{:?} still running",
+        outcome.not_done
+    );
+}
+
+/// Submits `n` tasks that all wait for each other before running `task`: they can only finish if
+/// `n` workers run at once.
+fn together<T: Send + Sync + 'static>(
+    pool: &ThreadPoolExecutor,
+    n: usize,
+    task: fn() -> T,
+) -> Vec<Future<T>> {
+    let gate = Arc::new(Barrier::new(n));
+    (0..n)
+        .map(|_| {
+            let gate = gate.clone();
+            pool.submit(move || {
+                gate.wait();
+                task()
+            })
+            .unwrap()
+        })
+        .collect()
+}
+
+fn worker_name() -> String {
+    thread::current().name().unwrap().to_owned()
+}
+
 #[test]
 fn zero_workers_is_refused() {
     let refused = ThreadPoolExecutor::builder().max_workers(0).build();
@@ -48,9 +82,7 @@ fn no_more_than_max_workers_tasks_run_at_once() {
             .unwrap()
         })
         .collect();
-    assert!(wait(&fs, LONG, ReturnWhen::AllCompleted)
-        .not_done
-        .is_empty());
+    all_finish(&fs);
     assert_eq!(most.load(SeqCst), 3);
 }
 
@@ -63,7 +95,7 @@ fn workers_start_lazily_and_idle_ones_are_reused() {
         .unwrap();
     let names: Vec<_> = (0..10)
         .map(|_| {
-            let f = pool.submit(|| thread::current().name().unwrap().to_owned());
+            let f = pool.submit(worker_name);
             f.unwrap().result(LONG).unwrap()
         })
         .collect();
@@ -83,24 +115,14 @@ fn workers_are_named_with_the_prefix() {
         .thread_name_prefix("crunch")
         .build()
         .unwrap();
-    let gate = Arc::new(Barrier::new(2));
-    let fs: Vec<_> = (0..2)
-        .map(|_| {
-            let gate = gate.clone();
-            pool.submit(move || {
-                gate.wait();
-                thread::current().name().unwrap().to_owned()
-            })
-            .unwrap()
-        })
-        .collect();
+    let fs = together(&pool, 2, worker_name);
     let names: HashSet<_> = fs.iter().map(|f| f.result(LONG).unwrap()).collect();
     assert_eq!(
         names,
         HashSet::from(["crunch_0".to_owned(), "crunch_1".to_owned()])
     );
     let default_name = ThreadPoolExecutor::new()
-        .submit(|| thread::current().name().unwrap().to_owned())
+        .submit(worker_name)
         .unwrap()
         .result(LONG)
         .unwrap();
@@ -122,16 +144,7 @@ fn the_initializer_runs_on_every_worker() {
         })
         .build()
         .unwrap();
-    let gate = Arc::new(Barrier::new(2));
-    let fs: Vec<_> = (0..2)
-        .map(|_| {
-            let gate = gate.clone();
-            pool.submit(move || gate.wait()).unwrap()
-        })
-        .collect();
-    assert!(wait(&fs, LONG, ReturnWhen::AllCompleted)
-        .not_done
-        .is_empty());
+    all_finish(&together(&pool, 2, || ()));
     assert_eq!(initialized.load(SeqCst), 2);
 }
 
