@@ -3,6 +3,8 @@
 use std::any::Any;
 use std::error::Error;
 use std::fmt;
+// std, not the facade: an immutable, shared error synchronizes nothing, and loom's `Arc` cannot
+// hold a `dyn Error`.
 use std::sync::Arc;
 
 /// Why a task did not produce a value: the message of its panic, or the error it was failed with.
