@@ -5,10 +5,10 @@
 //! the deltas it applied (a lost update breaks it); with `--history`, the window's history
 //! against a sequential integer, starting from the window's start value.
 
-use crate::harness::{Clock, Report, Rng, Settings, Watchdog};
-use crate::lincheck::{self, Event, Spec};
+use crate::harness::Report;
+use crate::lincheck::Spec;
+use crate::windows::{check_linearizable, Target, Window, Worker};
 use concurrency::AtomicInt64;
-use std::time::Instant;
 
 const OPS_PER_WINDOW: usize = 300;
 
@@ -43,99 +43,74 @@ impl Spec for Int {
     }
 }
 
-/// What one thread did in a window: its ledger of applied deltas, and its history.
-type Thread = (i64, Vec<Event<IntOp, (bool, i64)>>);
-
-fn describe(op: u64) -> String {
-    ["nothing yet", "add", "get", "compare_exchange"]
-        .get(op as usize)
-        .map_or_else(|| "?".into(), |s| (*s).into())
+/// The atomic-int target: the cell, and its value when the window started.
+#[derive(Debug, Default)]
+pub(crate) struct IntTarget {
+    cell: AtomicInt64,
+    start: i64,
 }
 
-/// Runs the atomic-int stress with `settings`.
-pub(crate) fn run(settings: &Settings) -> Report {
-    let started = Instant::now();
-    let mut report = Report::new("atomic-int");
-    let clock = Clock::start();
-    let dog = Watchdog::new(settings.threads);
-    dog.watch("atomic-int", describe);
-    let cell = AtomicInt64::new(0);
-    let mut window = 0u64;
-    while started.elapsed() < settings.duration {
-        let start_value = cell.get();
-        let results: Vec<Thread> = std::thread::scope(|s| {
-            let workers: Vec<_> = (0..settings.threads)
-                .map(|t| {
-                    let (cell, dog) = (&cell, &dog);
-                    let mut rng = Rng::new(settings.seed, window << 16 | t as u64);
-                    s.spawn(move || {
-                        let (mut ledger, mut events) = (0i64, Vec::new());
-                        for _ in 0..OPS_PER_WINDOW {
-                            let invoke = clock.now();
-                            let (op, ret) = match rng.next() % 10 {
-                                0..=4 => {
-                                    let d = (rng.next() % 7) as i64 - 3;
-                                    ledger = ledger.wrapping_add(d);
-                                    dog.tick(t, 1);
-                                    let new = if d == 1 { cell.incr() } else { cell.add(d) };
-                                    (IntOp::Add(d), (true, new))
-                                }
-                                5..=7 => {
-                                    dog.tick(t, 2);
-                                    (IntOp::Get, (true, cell.get()))
-                                }
-                                _ => {
-                                    let expected = cell.get();
-                                    let outcome = cell.compare_exchange(expected, expected + 5);
-                                    if outcome.is_ok() {
-                                        ledger = ledger.wrapping_add(5);
-                                    }
-                                    dog.tick(t, 3);
-                                    let ret = (outcome.is_ok(), outcome.unwrap_or_else(|a| a));
-                                    (IntOp::Cas(expected, expected + 5), ret)
-                                }
-                            };
-                            if settings.history {
-                                let response = clock.now();
-                                events.push(Event {
-                                    thread: t,
-                                    op,
-                                    ret,
-                                    invoke,
-                                    response,
-                                });
-                            }
+impl Target for IntTarget {
+    type Op = IntOp;
+    type Ret = (bool, i64);
+    /// The sum of the deltas this thread applied.
+    type Trace = i64;
+
+    const KINDS: &'static [&'static str] = &["incr", "add", "get", "compare_exchange"];
+
+    fn work(&self, worker: &mut Worker<'_, IntOp, (bool, i64)>) -> i64 {
+        let cell = &self.cell;
+        let mut ledger = 0i64;
+        for _ in 0..OPS_PER_WINDOW {
+            match worker.rng.next() % 10 {
+                0..=1 => {
+                    ledger = ledger.wrapping_add(1);
+                    worker.call(0, IntOp::Add(1), || (true, cell.incr()));
+                }
+                2..=4 => {
+                    let d = (worker.rng.next() % 7) as i64 - 3;
+                    ledger = ledger.wrapping_add(d);
+                    worker.call(1, IntOp::Add(d), || (true, cell.add(d)));
+                }
+                5..=7 => {
+                    worker.call(2, IntOp::Get, || (true, cell.get()));
+                }
+                _ => {
+                    let expected = cell.get();
+                    let op = IntOp::Cas(expected, expected.wrapping_add(5));
+                    let (swapped, _) = worker.call(3, op, || {
+                        match cell.compare_exchange(expected, expected.wrapping_add(5)) {
+                            Ok(previous) => (true, previous),
+                            Err(actual) => (false, actual),
                         }
-                        (ledger, events)
-                    })
-                })
-                .collect();
-            workers.into_iter().map(|w| w.join().unwrap()).collect()
-        });
-        let applied = results
-            .iter()
-            .fold(0i64, |sum, (d, _)| sum.wrapping_add(*d));
-        let end_value = cell.get();
-        report.count("ops", (settings.threads * OPS_PER_WINDOW) as u64);
-        report.check(end_value == start_value.wrapping_add(applied), || {
-            format!(
-                "window {window} (seed {}): {start_value} + ledgers {applied} != {end_value}",
-                settings.seed
-            )
-        });
-        if settings.history {
-            let events: Vec<_> = results.into_iter().flat_map(|(_, e)| e).collect();
-            let verdict = lincheck::check_from(&Int, start_value, &events);
-            report.check(verdict.is_ok(), || {
-                format!(
-                    "window {window} (seed {}): not linearizable:\n{}",
-                    settings.seed,
-                    verdict.err().map_or_else(String::new, |v| v.to_string())
-                )
-            });
+                    });
+                    if swapped {
+                        ledger = ledger.wrapping_add(5);
+                    }
+                }
+            }
         }
-        window += 1;
+        ledger
     }
-    dog.stop();
-    report.finish(started)
+
+    fn check(
+        &mut self,
+        report: &mut Report,
+        _main: &mut Worker<'_, IntOp, (bool, i64)>,
+        window: Window<Self>,
+    ) {
+        let applied = window
+            .traces
+            .iter()
+            .fold(0i64, |sum, d| sum.wrapping_add(*d));
+        let end = self.cell.get();
+        let start = self.start;
+        report.check(end == start.wrapping_add(applied), || {
+            format!("{start} + ledgers {applied} != {end}")
+        });
+        if !window.history.is_empty() {
+            check_linearizable(report, &Int, start, &window.history);
+        }
+        self.start = end;
+    }
 }

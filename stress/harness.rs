@@ -1,14 +1,9 @@
 //! What every stress target shares: the run settings, the report, the shared clock for
-//! histories, the seeded generator, and the watchdog that fails a run whose progress stops.
+//! histories, and the seeded generator.
 
+use crate::monitor::peak_rss_kib;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// How long a run may go without any thread finishing an operation before it counts as a
-/// deadlock.
-pub(crate) const STALL_LIMIT: Duration = Duration::from_secs(10);
 
 /// The settings of one run of one target.
 #[derive(Debug, Clone)]
@@ -29,9 +24,17 @@ pub(crate) struct Report {
     /// Checks that ran (windows checked, counts compared, …).
     pub(crate) checks: u64,
     pub(crate) violations: Vec<String>,
+    /// History checks that gave up undecided (see `windows::SEARCH_BUDGET`).
+    pub(crate) undecided: u64,
+    /// The window being checked, named in violations; `None` outside windows.
+    pub(crate) window: Option<u64>,
+    /// Windows run.
+    pub(crate) windows: u64,
     pub(crate) elapsed: Duration,
     /// Peak resident set size of the process, in KiB.
     pub(crate) peak_rss_kib: u64,
+    /// Growth of the resident set over the baseline taken after the first window, in KiB.
+    pub(crate) rss_growth_kib: u64,
 }
 
 impl Report {
@@ -54,7 +57,11 @@ impl Report {
     pub(crate) fn check(&mut self, ok: bool, describe: impl FnOnce() -> String) {
         self.checks += 1;
         if !ok {
-            self.violations.push(describe());
+            let violation = match self.window {
+                Some(window) => format!("window {window}: {}", describe()),
+                None => describe(),
+            };
+            self.violations.push(violation);
         }
     }
 
@@ -85,13 +92,16 @@ impl Report {
             })
             .collect();
         format!(
-            "{{\"target\":\"{}\",\"seconds\":{:.3},\"ops\":{{{}}},\"checks\":{},\"violations\":[{}],\"peak_rss_kib\":{}}}",
+            "{{\"target\":\"{}\",\"seconds\":{:.3},\"windows\":{},\"ops\":{{{}}},\"checks\":{},\"undecided\":{},\"violations\":[{}],\"peak_rss_kib\":{},\"rss_growth_kib\":{}}}",
             self.target,
             self.elapsed.as_secs_f64(),
+            self.windows,
             ops.join(","),
             self.checks,
+            self.undecided,
             violations.join(","),
-            self.peak_rss_kib
+            self.peak_rss_kib,
+            self.rss_growth_kib
         )
     }
 }
@@ -99,7 +109,11 @@ impl Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
-        writeln!(f, "== {} ({:.1} s)", self.target, secs)?;
+        writeln!(
+            f,
+            "== {} ({:.1} s, {} windows)",
+            self.target, secs, self.windows
+        )?;
         for (kind, n) in &self.ops {
             writeln!(
                 f,
@@ -109,27 +123,18 @@ impl fmt::Display for Report {
         }
         writeln!(
             f,
-            "   checks {}   violations {}   peak RSS {} MiB",
+            "   checks {} (undecided {})   violations {}   peak RSS {} MiB   RSS growth {} MiB",
             self.checks,
+            self.undecided,
             self.violations.len(),
-            self.peak_rss_kib / 1024
+            self.peak_rss_kib / 1024,
+            self.rss_growth_kib / 1024
         )?;
         for v in &self.violations {
             writeln!(f, "   VIOLATION: {v}")?;
         }
         Ok(())
     }
-}
-
-/// The peak resident set size of this process (`VmHWM` in `/proc/self/status`), in KiB; 0 where
-/// unavailable.
-pub(crate) fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// A shared monotonic clock for histories: nanoseconds since the run started.
@@ -166,57 +171,5 @@ impl Rng {
     /// True with probability `percent` / 100.
     pub(crate) fn chance(&mut self, percent: u64) -> bool {
         self.next() % 100 < percent
-    }
-}
-
-/// Counts finished operations; a watchdog thread fails the run if the count stops moving for
-/// [`STALL_LIMIT`], printing what every thread did last.
-#[derive(Debug)]
-pub(crate) struct Watchdog {
-    progress: AtomicU64,
-    /// Per thread, a short code of its last operation (see `describe`).
-    last_op: Vec<AtomicU64>,
-    done: AtomicBool,
-}
-
-impl Watchdog {
-    pub(crate) fn new(threads: usize) -> Arc<Self> {
-        Arc::new(Self {
-            progress: AtomicU64::new(0),
-            last_op: (0..threads).map(|_| AtomicU64::new(0)).collect(),
-            done: AtomicBool::new(false),
-        })
-    }
-
-    /// Records that `thread` finished an operation with code `op`.
-    pub(crate) fn tick(&self, thread: usize, op: u64) {
-        // Relaxed, both: diagnostics read by the watchdog, which orders nothing by them.
-        self.last_op[thread].store(op, Relaxed);
-        self.progress.fetch_add(1, Relaxed);
-    }
-
-    /// Watches until [`stop`](Self::stop); exits the process with status 3 on a stall.
-    pub(crate) fn watch(self: &Arc<Self>, target: &'static str, describe: fn(u64) -> String) {
-        let dog = Arc::clone(self);
-        std::thread::spawn(move || {
-            let mut last = (dog.progress.load(Relaxed), Instant::now());
-            while !dog.done.load(Relaxed) {
-                std::thread::sleep(Duration::from_millis(100));
-                let now = dog.progress.load(Relaxed);
-                if now != last.0 {
-                    last = (now, Instant::now());
-                } else if last.1.elapsed() >= STALL_LIMIT && !dog.done.load(Relaxed) {
-                    eprintln!("DEADLOCK: {target}: no progress for {STALL_LIMIT:?}");
-                    for (t, op) in dog.last_op.iter().enumerate() {
-                        eprintln!("  thread {t}: last finished {}", describe(op.load(Relaxed)));
-                    }
-                    std::process::exit(3);
-                }
-            }
-        });
-    }
-
-    pub(crate) fn stop(&self) {
-        self.done.store(true, Relaxed);
     }
 }

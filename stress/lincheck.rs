@@ -24,7 +24,8 @@
 //!   candidate.
 //! * **Memoization.** A configuration is the set of operations linearized so far together
 //!   with the state they produce. Whatever can follow depends only on the configuration, not
-//!   on the order that reached it, so each configuration is explored at most once.
+//!   on the order that reached it, so each configuration is explored at most once. The memo
+//!   keeps a 128-bit fingerprint of each configuration, not the configuration itself.
 //!
 //! The search is iterative, with an explicit stack, so histories of many thousands of
 //! operations do not exhaust the call stack.
@@ -76,7 +77,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Debug, Display};
-use std::hash::Hash;
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 /// A sequential specification: the behaviour a concurrent object must appear to have.
 pub(crate) trait Spec {
@@ -111,6 +112,20 @@ pub(crate) struct Event<Op, Ret> {
     pub(crate) invoke: u64,
     /// When the operation responded.
     pub(crate) response: u64,
+}
+
+#[cfg(test)]
+impl<Op, Ret> Event<Op, Ret> {
+    /// An event of `thread` over `[invoke, response]`.
+    pub(crate) fn at(thread: usize, op: Op, ret: Ret, invoke: u64, response: u64) -> Self {
+        Self {
+            thread,
+            op,
+            ret,
+            invoke,
+            response,
+        }
+    }
 }
 
 impl<Op: Debug, Ret: Debug> Display for Event<Op, Ret> {
@@ -190,6 +205,7 @@ impl<State: Debug, Op: Debug, Ret: Debug> std::error::Error for Violation<State,
 /// # Panics
 ///
 /// If an event's `invoke` time is after its `response` time.
+#[cfg(test)]
 pub(crate) fn check<S: Spec>(
     spec: &S,
     history: &[Event<S::Op, S::Ret>],
@@ -210,6 +226,25 @@ pub(crate) fn check_from<S: Spec>(
     init: S::State,
     history: &[Event<S::Op, S::Ret>],
 ) -> Result<(), ViolationOf<S>> {
+    check_within(spec, init, history, usize::MAX).map(|_| ())
+}
+
+/// [`check_from`], giving up once the search has visited `budget` configurations: returns
+/// `Ok(true)` if the history is linearizable, `Ok(false)` if the search gave up undecided.
+///
+/// A history in which one operation stays pending while many others run (a thread preempted
+/// in the middle of a call) can make the search exponential; a stress run bounds each
+/// window's check this way and reports the undecided windows.
+///
+/// # Panics
+///
+/// If an event's `invoke` time is after its `response` time.
+pub(crate) fn check_within<S: Spec>(
+    spec: &S,
+    init: S::State,
+    history: &[Event<S::Op, S::Ret>],
+    budget: usize,
+) -> Result<bool, ViolationOf<S>> {
     if let Some(e) = history.iter().find(|e| e.invoke > e.response) {
         panic!("event responds before it is invoked: {e:?}");
     }
@@ -218,6 +253,7 @@ pub(crate) fn check_from<S: Spec>(
 
     let mut entries = Entries::new(&events);
     let mut linearized = Bitset::new(events.len());
+    // Configurations visited, by fingerprint (see `fingerprint`).
     let mut seen = HashSet::new();
     // The operations linearized so far, each with the state from before it.
     let mut stack: Vec<(usize, S::State)> = Vec::new();
@@ -231,7 +267,10 @@ pub(crate) fn check_from<S: Spec>(
             let (after, ret) = spec.step(&state, &events[op].op);
             if ret == events[op].ret {
                 linearized.set(op);
-                if seen.insert((linearized.clone(), after.clone())) {
+                if seen.len() >= budget {
+                    return Ok(false);
+                }
+                if seen.insert(fingerprint(&linearized, &after)) {
                     stack.push((op, std::mem::replace(&mut state, after)));
                     entries.lift(op);
                     node = entries.next[HEAD];
@@ -259,7 +298,7 @@ pub(crate) fn check_from<S: Spec>(
             node = entries.next[call(undone)];
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Checks a history of an object made of independent parts, such as a map whose keys do
@@ -275,28 +314,38 @@ pub(crate) fn check_from<S: Spec>(
 /// # Panics
 ///
 /// If an event's `invoke` time is after its `response` time.
-#[cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "the dict target, next, splits its histories per key"
-    )
-)]
+#[cfg(test)]
 pub(crate) fn check_partitioned<S: Spec, K: Eq + Hash>(
     spec: &S,
     history: &[Event<S::Op, S::Ret>],
     key: impl Fn(&S::Op) -> K,
 ) -> Result<(), ViolationOf<S>> {
+    partition(history, key)
+        .iter()
+        .try_for_each(|(_, part)| check(spec, part))
+}
+
+/// Splits `history` into the sub-histories of the parts `key` names, in the order in which
+/// parts first appear (see [`check_partitioned`]).
+pub(crate) fn partition<Op: Clone, Ret: Clone, K: Eq + Hash>(
+    history: &[Event<Op, Ret>],
+    key: impl Fn(&Op) -> K,
+) -> Vec<(K, Vec<Event<Op, Ret>>)> {
     let mut index = HashMap::new();
-    let mut parts: Vec<Vec<Event<S::Op, S::Ret>>> = Vec::new();
+    let mut parts: Vec<(K, Vec<Event<Op, Ret>>)> = Vec::new();
     for event in history {
-        let part = *index.entry(key(&event.op)).or_insert_with(|| {
-            parts.push(Vec::new());
-            parts.len() - 1
-        });
-        parts[part].push(event.clone());
+        let k = key(&event.op);
+        let part = match index.get(&k) {
+            Some(&part) => part,
+            None => {
+                parts.push((k, Vec::new()));
+                index.insert(key(&event.op), parts.len() - 1);
+                parts.len() - 1
+            }
+        };
+        parts[part].1.push(event.clone());
     }
-    parts.iter().try_for_each(|part| check(spec, part))
+    parts
 }
 
 /// Shrinks a non-linearizable history to a short window that still fails [`check`].
@@ -315,13 +364,24 @@ pub(crate) fn check_partitioned<S: Spec, K: Eq + Hash>(
 /// # Panics
 ///
 /// If an event's `invoke` time is after its `response` time.
+#[cfg(test)]
 pub(crate) fn smallest_failing_window<S: Spec>(
     spec: &S,
     history: &[Event<S::Op, S::Ret>],
 ) -> Option<Vec<Event<S::Op, S::Ret>>> {
+    smallest_failing_window_from(spec, &spec.init(), history)
+}
+
+/// [`smallest_failing_window`] for a history that starts from `init` rather than
+/// [`Spec::init`] (see [`check_from`]).
+pub(crate) fn smallest_failing_window_from<S: Spec>(
+    spec: &S,
+    init: &S::State,
+    history: &[Event<S::Op, S::Ret>],
+) -> Option<Vec<Event<S::Op, S::Ret>>> {
     let mut events = history.to_vec();
     events.sort_by_key(|e| (e.invoke, e.response));
-    let fails = |len: usize| check(spec, &events[..len]).is_err();
+    let fails = |len: usize| check_from(spec, init.clone(), &events[..len]).is_err();
     let mut len = events.len();
     if !fails(len) {
         return None;
@@ -462,6 +522,20 @@ impl Entries {
             self.prev[next] = node;
         }
     }
+}
+
+/// A 128-bit fingerprint of a configuration, kept in the memo instead of the configuration:
+/// a bitset and a state cost hundreds of bytes, a fingerprint 16. Two SipHash digests with
+/// different prefixes. A collision would make the search skip a configuration it never
+/// explored (at worst reporting a violation that is not one); it needs about 2^64
+/// configurations to become likely.
+fn fingerprint<State: Hash>(linearized: &Bitset, state: &State) -> u128 {
+    let digest = |prefix: u8| {
+        let mut hasher = DefaultHasher::new();
+        (prefix, linearized, state).hash(&mut hasher);
+        hasher.finish()
+    };
+    u128::from(digest(0)) << 64 | u128::from(digest(1))
 }
 
 /// A set of operation indices.
@@ -1048,6 +1122,19 @@ mod tests {
         history.push(ev(1, RegOp::Read, Some(8), end + 3, end + 4));
         let violation = check(&Register, &history).unwrap_err();
         assert_eq!(violation.linearized.len(), 10_001);
+    }
+
+    #[test]
+    fn a_search_over_budget_gives_up_undecided() {
+        let history = simulate(&Queue, 4, 400, 3, random_queue_op);
+        assert!(matches!(
+            check_within(&Queue, Queue.init(), &history, 10),
+            Ok(false)
+        ));
+        assert!(matches!(
+            check_within(&Queue, Queue.init(), &history, usize::MAX),
+            Ok(true)
+        ));
     }
 
     #[test]

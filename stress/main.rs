@@ -1,7 +1,7 @@
 //! `stress`: long-running stress runs of the crate's structures, with linearizability checks.
 //!
 //! ```text
-//! cargo run --release --features stress --bin stress -- all --duration 60s --history
+//! cargo run --release --bin stress -- all --duration 60s --history
 //! ```
 //!
 //! Each target hammers one structure from `--threads` threads (default: twice the cores, so
@@ -11,17 +11,28 @@
 //! (`lincheck.rs`). A violation is printed with the seed that reproduces the run, and the
 //! process exits with status 1; a stall of 10 s is a deadlock (status 3).
 //!
-//! Targets so far: `atomic-int` and `queue`; the others of the crate are the next step.
+//! Targets: `atomic-int`, `atomic-ref`, `dict`, `queue`, `std-queue`, `gather`, `executor`,
+//! and `all`, which runs each in turn.
 
 mod atomic_int;
+mod atomic_ref;
+mod dict;
+mod executor;
+mod gather;
 mod harness;
+mod ledger;
 mod lincheck;
+mod monitor;
 mod queue;
+mod std_queue;
+mod windows;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use concurrency::reclaim::{Epoch, HazardPointers};
-use concurrency::{ConcurrentQueue, QueueMode};
+use concurrency::reclaim::{Epoch, HazardPointers, Reclaimer};
+use concurrency::{ConcurrentDict, ConcurrentQueue, QueueMode};
 use harness::{Report, Settings};
+use ledger::Ledger;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
@@ -56,10 +67,33 @@ struct Cli {
 enum Target {
     /// `AtomicInt64`: incr/add/get/compare_exchange against per-thread ledgers.
     AtomicInt,
+    /// `AtomicReference`: get/load/set/exchange/compare_exchange by identity.
+    AtomicRef,
+    /// `ConcurrentDict`: shared keys (history per key) and private keys (ledgers).
+    Dict,
     /// `ConcurrentQueue`: producers and consumers, FIFO per producer, nothing lost.
     Queue,
+    /// `StdConcurrentQueue`: bounded, blocking calls with timeouts, task_done/join.
+    StdQueue,
+    /// `ConcurrentGatheringIterator`: producers insert by key, a reader drains in order.
+    Gather,
+    /// `ThreadPoolExecutor`: submit/cancel/result, every task run exactly once.
+    Executor,
     /// Every target in turn.
     All,
+}
+
+impl Target {
+    /// What `all` runs, in order.
+    const EVERY: [Target; 7] = [
+        Target::AtomicInt,
+        Target::AtomicRef,
+        Target::Dict,
+        Target::Queue,
+        Target::StdQueue,
+        Target::Gather,
+        Target::Executor,
+    ];
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -89,22 +123,76 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
 }
 
-fn run_queue(cli: &Cli, settings: &Settings) -> Report {
-    let mode = match cli.mode {
-        Mode::LockFree => QueueMode::LockFree,
-        Mode::Locked => QueueMode::Locked,
-    };
-    let name = format!("queue ({mode:?}, {:?})", cli.reclaimer);
-    match cli.reclaimer {
-        Reclaim::Epoch => {
-            let q = ConcurrentQueue::<u64, Epoch>::with_mode_and_reclaimer(mode);
-            queue::run(&name, settings, &q)
-        }
-        Reclaim::HazardPointers => {
-            let q = ConcurrentQueue::<u64, HazardPointers>::with_mode_and_reclaimer(mode);
-            queue::run(&name, settings, &q)
+impl Cli {
+    fn run(&self, target: Target, settings: &Settings) -> Report {
+        match self.reclaimer {
+            Reclaim::Epoch => self.run_with::<Epoch>(target, settings),
+            Reclaim::HazardPointers => self.run_with::<HazardPointers>(target, settings),
         }
     }
+
+    /// Runs `target`, then checks that every value the run made was dropped exactly once.
+    fn run_with<R: Reclaimer>(&self, target: Target, settings: &Settings) -> Report {
+        let ledger = Ledger::new();
+        let mut report = self.run_target::<R>(target, settings, Arc::clone(&ledger));
+        ledger.settle(&mut report);
+        report
+    }
+
+    fn run_target<R: Reclaimer>(
+        &self,
+        target: Target,
+        settings: &Settings,
+        ledger: Arc<Ledger>,
+    ) -> Report {
+        let with = |name: &str| format!("{name} ({})", R::NAME);
+        match target {
+            Target::AtomicInt => {
+                windows::run("atomic-int", settings, atomic_int::IntTarget::default())
+            }
+            Target::AtomicRef => windows::run(
+                &with("atomic-ref"),
+                settings,
+                atomic_ref::RefTarget::<R>::new(ledger),
+            ),
+            Target::Dict => windows::run(
+                &with("dict"),
+                settings,
+                dict::DictTarget::new(new_dict::<R>, settings.threads, ledger),
+            ),
+            Target::Queue => {
+                let mode = match self.mode {
+                    Mode::LockFree => QueueMode::LockFree,
+                    Mode::Locked => QueueMode::Locked,
+                };
+                let queue = ConcurrentQueue::<_, R>::with_mode_and_reclaimer(mode);
+                windows::run(
+                    &format!("queue ({mode:?}, {})", R::NAME),
+                    settings,
+                    queue::QueueTarget::new(queue, ledger),
+                )
+            }
+            Target::StdQueue => windows::run(
+                &with("std-queue"),
+                settings,
+                std_queue::StdQueueTarget::<R>::new(ledger),
+            ),
+            Target::Gather => windows::run(
+                "gather",
+                settings,
+                gather::GatherTarget::new(settings.threads, ledger),
+            ),
+            Target::Executor => {
+                windows::run("executor", settings, executor::ExecutorTarget::new(ledger))
+            }
+            Target::All => unreachable!("expanded by main"),
+        }
+    }
+}
+
+fn new_dict<R: Reclaimer>(
+) -> ConcurrentDict<u64, ledger::Tracked, std::collections::hash_map::RandomState, R> {
+    ConcurrentDict::with_hasher(Default::default())
 }
 
 fn main() {
@@ -117,11 +205,11 @@ fn main() {
         history: cli.history,
     };
     let targets: &[Target] = match cli.target {
-        Target::All => &[Target::AtomicInt, Target::Queue],
+        Target::All => &Target::EVERY,
         ref one => std::slice::from_ref(one),
     };
     let mut violations = 0;
-    for target in targets {
+    for &target in targets {
         if !cli.json {
             eprintln!(
                 "stress {target:?}: {} threads, {:?}, seed {}{}",
@@ -135,11 +223,7 @@ fn main() {
                 }
             );
         }
-        let report = match target {
-            Target::AtomicInt => atomic_int::run(&settings),
-            Target::Queue => run_queue(&cli, &settings),
-            Target::All => unreachable!("expanded above"),
-        };
+        let report = cli.run(target, &settings);
         violations += report.violations.len();
         if cli.json {
             println!("{}", report.json());
@@ -159,31 +243,40 @@ fn main() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dict::StressMap;
+    use crate::ledger::Tracked;
+    use crate::queue::StressQueue;
+    use std::collections::HashMap;
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
     fn short(history: bool) -> Settings {
         Settings {
             threads: 3,
-            duration: Duration::from_millis(200),
+            duration: Duration::from_millis(300),
             seed: 7,
             history,
         }
     }
 
+    /// True one call in `n`, counting calls in `count`.
+    fn every(count: &AtomicU64, n: u64) -> bool {
+        count.fetch_add(1, Relaxed) % n == n - 1
+    }
+
     /// A queue that loses every 50th value pushed: the stress must notice.
-    struct Leaky {
-        inner: ConcurrentQueue<u64>,
+    struct LeakyQueue {
+        inner: ConcurrentQueue<Tracked>,
         pushes: AtomicU64,
     }
 
-    impl queue::StressQueue for Leaky {
-        fn push(&self, value: u64) {
-            if self.pushes.fetch_add(1, Relaxed) % 50 != 49 {
+    impl StressQueue for LeakyQueue {
+        fn push(&self, value: Tracked) {
+            if !every(&self.pushes, 50) {
                 self.inner.push(value).unwrap();
             }
         }
 
-        fn try_pop(&self) -> Option<u64> {
+        fn try_pop(&self) -> Option<Tracked> {
             self.inner.try_pop().ok()
         }
     }
@@ -191,23 +284,80 @@ mod tests {
     #[test]
     fn a_queue_that_loses_values_is_reported() {
         for history in [false, true] {
-            let leaky = Leaky {
+            let leaky = LeakyQueue {
                 inner: ConcurrentQueue::new(),
                 pushes: AtomicU64::new(0),
             };
-            let report = queue::run("leaky", &short(history), &leaky);
+            let target = queue::QueueTarget::new(leaky, Ledger::new());
+            let report = windows::run("leaky queue", &short(history), target);
+            assert!(!report.violations.is_empty(), "{report}");
+        }
+    }
+
+    /// A map that loses every 40th insert: it says it inserted, and keeps the old value.
+    struct ForgetfulMap {
+        inner: ConcurrentDict<u64, Tracked>,
+        inserts: AtomicU64,
+    }
+
+    impl StressMap for ForgetfulMap {
+        fn insert(&self, key: u64, value: Tracked) -> Option<u64> {
+            if every(&self.inserts, 40) {
+                return StressMap::get(&self.inner, key);
+            }
+            StressMap::insert(&self.inner, key, value)
+        }
+
+        fn get(&self, key: u64) -> Option<u64> {
+            StressMap::get(&self.inner, key)
+        }
+
+        fn remove(&self, key: u64) -> Option<u64> {
+            StressMap::remove(&self.inner, key)
+        }
+
+        fn contains_key(&self, key: u64) -> bool {
+            StressMap::contains_key(&self.inner, key)
+        }
+
+        fn get_or_insert(&self, key: u64, value: Tracked) -> u64 {
+            self.inner.get_or_insert(key, value)
+        }
+
+        fn len(&self) -> usize {
+            StressMap::len(&self.inner)
+        }
+
+        fn contents(&self) -> HashMap<u64, u64> {
+            self.inner.contents()
+        }
+    }
+
+    fn forgetful() -> ForgetfulMap {
+        ForgetfulMap {
+            inner: ConcurrentDict::new(),
+            inserts: AtomicU64::new(0),
+        }
+    }
+
+    #[test]
+    fn a_map_that_loses_inserts_is_reported() {
+        for history in [false, true] {
+            let settings = short(history);
+            let target = dict::DictTarget::new(forgetful, settings.threads, Ledger::new());
+            let report = windows::run("forgetful map", &settings, target);
             assert!(!report.violations.is_empty(), "{report}");
         }
     }
 
     #[test]
-    fn the_real_structures_pass() {
-        let q = ConcurrentQueue::<u64>::new();
-        let report = queue::run("queue", &short(true), &q);
-        assert!(report.violations.is_empty(), "{report}");
-        assert!(report.checks > 0);
-        let report = atomic_int::run(&short(true));
-        assert!(report.violations.is_empty(), "{report}");
+    fn every_real_structure_passes() {
+        let cli = Cli::parse_from(["stress", "all"]);
+        for target in Target::EVERY {
+            let report = cli.run(target, &short(true));
+            assert!(report.violations.is_empty(), "{report}");
+            assert!(report.checks > 0, "{report}");
+        }
     }
 
     #[test]
