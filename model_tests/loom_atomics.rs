@@ -1,7 +1,7 @@
 //! loom models of the atomics: every interleaving and every weak-memory outcome at small bounds.
 //!
 //! Run: `RUSTFLAGS="--cfg loom --cfg crossbeam_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
-//! --test loom_atomics`. Each model prints how many executions it explored.
+//! --no-default-features --test loom_atomics`. Each model prints how many executions it explored.
 #![cfg(loom)]
 
 mod support;

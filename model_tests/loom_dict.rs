@@ -2,7 +2,7 @@
 //! that bucket initialization and doubling happen inside two- and three-operation models.
 //!
 //! Run: `RUSTFLAGS="--cfg loom --cfg crossbeam_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
-//! --test loom_dict`. Each model prints how many executions it explored. Epochs only: on hazard
+//! --no-default-features --test loom_dict`. Each model prints how many executions it explored. Epochs only: on hazard
 //! pointers loom reports haphazard's lock-bit spin as an endless branch (see `loom_queue.rs`).
 #![cfg(loom)]
 

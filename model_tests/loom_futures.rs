@@ -8,7 +8,7 @@
 //! reports); a gathering reader sleeping for a key wakes for its insertion or for `fail`.
 //!
 //! Run: `RUSTFLAGS="--cfg loom --cfg crossbeam_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
-//! --test loom_futures`. Each model prints how many executions it explored.
+//! --no-default-features --test loom_futures`. Each model prints how many executions it explored.
 #![cfg(loom)]
 
 mod support;

@@ -7,7 +7,7 @@
 //! are modelled on `AtomicReference` (`loom_atomics`) and run the queue under Miri.
 //!
 //! Run: `RUSTFLAGS="--cfg loom --cfg crossbeam_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
-//! --test loom_queue`. Each model prints how many executions it explored.
+//! --no-default-features --test loom_queue`. Each model prints how many executions it explored.
 #![cfg(loom)]
 
 mod support;

@@ -4,7 +4,7 @@
 //! `AtomicReference` runs on the model-only `Quarantine` reclaimer, which turns a would-be
 //! use-after-free into a panic.
 //!
-//! Run: `RUSTFLAGS="--cfg shuttle" cargo test --release --test shuttle_atomics`.
+//! Run: `RUSTFLAGS="--cfg shuttle" cargo test --release --no-default-features --test shuttle_atomics`.
 //! `SHUTTLE_ITERATIONS` scales every test (default 10 000 schedules per scheduler).
 #![cfg(shuttle)]
 

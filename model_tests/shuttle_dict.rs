@@ -2,7 +2,7 @@
 //! reclaimer: histories checked against per-thread ledgers (each thread owns the keys it
 //! writes, and reads the others'), exactly-one-winner races, and growth under concurrency.
 //!
-//! Run: `RUSTFLAGS="--cfg shuttle" cargo test --release --test shuttle_dict`.
+//! Run: `RUSTFLAGS="--cfg shuttle" cargo test --release --no-default-features --test shuttle_dict`.
 //! `SHUTTLE_ITERATIONS` scales every test (default 10 000 schedules per scheduler).
 #![cfg(shuttle)]
 

@@ -5,7 +5,7 @@
 //! racing submit loses no accepted task; a one-worker pool whose task waits for a task it
 //! submitted completes (the no-self-deadlock rule). A hang is a deadlock, which shuttle reports.
 //!
-//! Run: `RUSTFLAGS="--cfg shuttle" cargo test --release --test shuttle_futures`.
+//! Run: `RUSTFLAGS="--cfg shuttle" cargo test --release --no-default-features --test shuttle_futures`.
 //! `SHUTTLE_ITERATIONS` scales every test (default 10 000 schedules per scheduler).
 #![cfg(shuttle)]
 

@@ -3,7 +3,7 @@
 //! Checked: no value lost, none delivered twice, FIFO per producer, no lost wake-up (a sleeper
 //! never woken is a deadlock, which shuttle reports).
 //!
-//! Run: `RUSTFLAGS="--cfg shuttle" cargo test --release --test shuttle_queue`.
+//! Run: `RUSTFLAGS="--cfg shuttle" cargo test --release --no-default-features --test shuttle_queue`.
 //! `SHUTTLE_ITERATIONS` scales every test (default 10 000 schedules per scheduler).
 #![cfg(shuttle)]
 

@@ -13,6 +13,9 @@ pub(crate) struct Settings {
     pub(crate) seed: u64,
     /// Record histories in windows and check them for linearizability.
     pub(crate) history: bool,
+    /// How much the resident set may grow over the baseline taken after the first window
+    /// before the run fails, in MiB; `None`: no bound.
+    pub(crate) rss_limit_mib: Option<u64>,
 }
 
 /// What a run found.

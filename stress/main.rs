@@ -52,6 +52,12 @@ struct Cli {
     /// Record histories in windows and check them for linearizability.
     #[arg(long, global = true)]
     history: bool,
+    /// Fail a run whose resident set grows by more than this many MiB over the baseline taken
+    /// after its first window (the structures are bounded by their key spaces and drained
+    /// between windows, so such growth is a leak); 0: no bound (under qemu-user, whose own
+    /// memory grows with every thread started).
+    #[arg(long, global = true, default_value_t = 256)]
+    rss_limit: u64,
     /// Print one JSON object per target instead of tables.
     #[arg(long, global = true)]
     json: bool,
@@ -203,6 +209,7 @@ fn main() {
         duration: cli.duration,
         seed: cli.seed,
         history: cli.history,
+        rss_limit_mib: (cli.rss_limit > 0).then_some(cli.rss_limit),
     };
     let targets: &[Target] = match cli.target {
         Target::All => &Target::EVERY,
@@ -255,6 +262,7 @@ mod tests {
             duration: Duration::from_millis(300),
             seed: 7,
             history,
+            rss_limit_mib: Some(256),
         }
     }
 
