@@ -136,17 +136,27 @@ impl fmt::Display for InvalidStateError {
 
 impl Error for InvalidStateError {}
 
-/// Why [`ThreadPoolExecutorBuilder::build`](super::ThreadPoolExecutorBuilder::build) refused.
+/// Why an executor builder refused to build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BuildError {
     /// `max_workers` was zero.
     ZeroWorkers,
+    /// `max_tasks_per_child` was zero (process pools).
+    ZeroTasksPerChild,
+    /// A process pool was built in a worker process that did not call
+    /// `Registry::serve_if_worker` first: it would start workers without end.
+    WorkerNotServing,
 }
 
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::ZeroWorkers => f.write_str("max_workers must be greater than 0"),
+            Self::ZeroTasksPerChild => f.write_str("max_tasks_per_child must be greater than 0"),
+            Self::WorkerNotServing => f.write_str(
+                "this process was started as a process-pool worker, but main did not call \
+                 Registry::serve_if_worker before building a pool",
+            ),
         }
     }
 }

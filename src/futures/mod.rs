@@ -8,6 +8,8 @@
 //!   polling anywhere.
 //! * [`ThreadPoolExecutor`]: runs closures on lazily started worker threads, fed through this
 //!   crate's [`ConcurrentQueue`](crate::ConcurrentQueue).
+//! * `ProcessPoolExecutor` (Unix): runs registered functions in worker processes, with the
+//!   same futures, `wait` and `as_completed`.
 //!
 //! # Example: loading in parallel
 //! Python's documentation loads web pages; this loads local files, and reports each as it
@@ -69,6 +71,8 @@
 mod error;
 mod executor;
 mod future;
+#[cfg(all(unix, not(any(loom, shuttle))))]
+mod process;
 mod wait;
 mod waiter;
 mod worker;
@@ -76,6 +80,10 @@ mod worker;
 pub use error::{BuildError, FutureError, InvalidStateError, SubmitError, TaskError};
 pub use executor::{Map, ThreadPoolExecutor, ThreadPoolExecutorBuilder};
 pub use future::Future;
+#[cfg(all(unix, not(any(loom, shuttle))))]
+pub use process::{
+    Failure, ProcessMap, ProcessPoolExecutor, ProcessPoolExecutorBuilder, Registry, TaskFn,
+};
 pub use wait::{as_completed, wait, AsCompleted, ReturnWhen, WaitResult};
 
 #[cfg(all(test, not(any(loom, shuttle))))]

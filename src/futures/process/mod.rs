@@ -1,0 +1,585 @@
+//! `ProcessPoolExecutor`: the executor surface of the thread pool over worker processes.
+//!
+//! # Design
+//! Workers are the current executable started again with one environment variable set
+//! ([`Registry::serve_if_worker`] sees it and serves instead of running `main`): no `fork`
+//! after threads exist. Each worker connects to a Unix socket in a directory only this user
+//! can enter; tasks are found by name in the [`Registry`], and arguments and values travel
+//! `postcard`-encoded in length-prefixed frames.
+//!
+//! Submissions go through this crate's lock-free [`ConcurrentQueue`] to *manager* threads in
+//! the parent, one per worker process (started lazily, up to `max_workers`): a manager takes a
+//! job, claims its future (a cancelled one is skipped), sends the request, and completes the
+//! future from the reply. `map` sends `chunksize` items per request.
+//!
+//! # Failure
+//! * A task that panics fails only its own future ([`Failure::Panicked`]), as do arguments or
+//!   values that cannot be (de)serialized.
+//! * A worker that dies (killed, aborted, exiting outside a task) breaks the pool: the future
+//!   of the job it held and every queued one fail with [`FutureError::BrokenExecutor`], later
+//!   submissions fail with [`SubmitError::Broken`]; jobs other workers are running finish.
+//! * A failing initializer breaks the pool the same way.
+//!
+//! # Lifetime of the workers
+//! Shutdown closes the queue; each manager finishes what is queued (unless cancelled), closes
+//! its worker's connection — the worker exits when it reads the end — and reaps it, so no
+//! zombie remains. Dropping the pool, also while the parent unwinds from a panic, is
+//! `shutdown(true, false)`. If the parent dies without unwinding, every worker reads the end
+//! of its connection and exits: no orphan keeps running.
+//!
+//! # Progress
+//! Blocking by nature: `submit` is lock-free up to the gate lock it shares with `shutdown`;
+//! managers block on their worker.
+
+mod registry;
+#[cfg(test)]
+mod tests;
+mod wire;
+mod worker;
+
+pub use registry::{Registry, TaskFn};
+pub use wire::Failure;
+
+use self::wire::{Reply, Request};
+use self::worker::{SocketDir, WorkerProcess};
+use super::error::{BuildError, FutureError, SubmitError, TaskError};
+use super::future::{deadline, Future};
+use crate::queue::{ConcurrentQueue, QueueMode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// The environment variable that puts a started executable in worker mode: the path of the
+/// socket to connect to.
+const SOCKET_ENV: &str = "CONCURRENCY_PROCESS_POOL_SOCKET";
+
+/// Runs registered tasks in worker processes; see the [module documentation](self).
+///
+/// ```no_run
+/// use concurrency::futures::{ProcessPoolExecutor, Registry, TaskFn};
+///
+/// fn is_prime(n: u64) -> bool {
+///     n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
+/// }
+/// static IS_PRIME: TaskFn<u64, bool> = TaskFn::new("is_prime", is_prime);
+///
+/// fn main() {
+///     let registry = Registry::new().register(IS_PRIME);
+///     registry.serve_if_worker(); // a worker serves here and never returns
+///
+///     let primes = [112272535095293, 112582705942171, 115280095190773, 1099726899285419];
+///     let pool = ProcessPoolExecutor::builder().build().unwrap();
+///     let verdicts = pool.map(IS_PRIME, primes, 1, None).unwrap();
+///     for (n, prime) in primes.iter().zip(verdicts) {
+///         println!("{n} is prime: {}", prime.unwrap());
+///     }
+/// }
+/// ```
+pub struct ProcessPoolExecutor {
+    pool: Arc<Pool>,
+}
+
+/// Settings of a [`ProcessPoolExecutor`]; see [`ProcessPoolExecutor::builder`].
+#[derive(Debug, Default)]
+pub struct ProcessPoolExecutorBuilder {
+    max_workers: Option<usize>,
+    max_tasks_per_child: Option<usize>,
+    initializer: Option<(String, Vec<u8>)>,
+}
+
+impl ProcessPoolExecutorBuilder {
+    /// At most this many worker processes (default: the number of cores). Zero is refused by
+    /// [`build`](Self::build).
+    pub fn max_workers(mut self, max_workers: usize) -> Self {
+        self.max_workers = Some(max_workers);
+        self
+    }
+
+    /// Replaces a worker process by a fresh one after it ran this many requests (a `map`
+    /// chunk counts once). Zero is refused by [`build`](Self::build).
+    pub fn max_tasks_per_child(mut self, tasks: usize) -> Self {
+        self.max_tasks_per_child = Some(tasks);
+        self
+    }
+
+    /// Runs `task(args)` first in every worker process; if it fails (panics), the pool breaks.
+    ///
+    /// # Panics
+    /// If `args` cannot be serialized.
+    pub fn initializer<A: Serialize>(mut self, task: TaskFn<A, ()>, args: A) -> Self {
+        let args = wire::encode(&args).expect("the initializer's arguments serialize");
+        self.initializer = Some((task.name().to_owned(), args));
+        self
+    }
+
+    /// The pool; no worker starts before the first submission.
+    ///
+    /// # Errors
+    /// [`BuildError::ZeroWorkers`], [`BuildError::ZeroTasksPerChild`], or
+    /// [`BuildError::WorkerNotServing`] when called in a worker process that did not call
+    /// [`Registry::serve_if_worker`] first (which would start workers without end).
+    pub fn build(self) -> Result<ProcessPoolExecutor, BuildError> {
+        if std::env::var_os(SOCKET_ENV).is_some() {
+            return Err(BuildError::WorkerNotServing);
+        }
+        let max_workers = match self.max_workers {
+            Some(0) => return Err(BuildError::ZeroWorkers),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, usize::from),
+        };
+        if self.max_tasks_per_child == Some(0) {
+            return Err(BuildError::ZeroTasksPerChild);
+        }
+        Ok(ProcessPoolExecutor {
+            pool: Arc::new(Pool {
+                jobs: ConcurrentQueue::with_mode_and_reclaimer(QueueMode::LockFree),
+                max_workers,
+                max_tasks_per_child: self.max_tasks_per_child,
+                initializer: self.initializer,
+                sockets: Mutex::new(None),
+                next_socket: AtomicU64::new(0),
+                gate: Mutex::new(Gate::default()),
+            }),
+        })
+    }
+}
+
+/// A request waiting for a worker, with the future its reply completes.
+trait Job: Send {
+    /// Claims the future; false if it was cancelled.
+    fn start(&self) -> bool;
+    fn request(&self) -> Request;
+    fn finish(&self, reply: Reply);
+    fn cancel(&self);
+    fn broken(&self, why: &str);
+}
+
+/// A request for a worker and the future its reply completes: one call (`V = R`) or one
+/// `map` chunk (`V` = the values of its arguments, in order).
+struct Pending<V> {
+    task: &'static str,
+    args: Vec<Vec<u8>>,
+    future: Future<V>,
+    /// Turns the reply into the future's outcome.
+    outcome: fn(&'static str, usize, Reply) -> Result<V, TaskError>,
+}
+
+/// The future of a `map` chunk: each argument's value, in order.
+type ChunkFuture<R> = Future<Vec<Result<R, TaskError>>>;
+
+/// Decodes one outcome of a reply.
+fn value<R: DeserializeOwned>(
+    task: &str,
+    outcome: Option<Result<Vec<u8>, Failure>>,
+) -> Result<R, TaskError> {
+    match outcome {
+        Some(Ok(bytes)) => wire::decode(&bytes)
+            .map_err(|e| TaskError::new(format!("cannot decode the value of task {task:?}: {e}"))),
+        Some(Err(failure)) => Err(TaskError::new(failure)),
+        None => Err(TaskError::new(format!(
+            "the worker sent no outcome for task {task:?}"
+        ))),
+    }
+}
+
+/// The outcome of a call: its value, or why there is none.
+fn call_outcome<R: DeserializeOwned>(
+    task: &'static str,
+    _: usize,
+    reply: Reply,
+) -> Result<R, TaskError> {
+    value(task, reply.into_iter().next())
+}
+
+/// The outcome of a chunk: every argument's value or failure, in order.
+fn chunk_outcome<R: DeserializeOwned>(
+    task: &'static str,
+    len: usize,
+    reply: Reply,
+) -> Result<Vec<Result<R, TaskError>>, TaskError> {
+    let mut outcomes = reply.into_iter();
+    Ok((0..len).map(|_| value(task, outcomes.next())).collect())
+}
+
+impl<V: Send + Sync + 'static> Job for Pending<V> {
+    fn start(&self) -> bool {
+        self.future.set_running_or_notify_cancel() == Ok(true)
+    }
+
+    fn request(&self) -> Request {
+        Request::Run {
+            task: self.task.to_owned(),
+            args: self.args.clone(),
+        }
+    }
+
+    fn finish(&self, reply: Reply) {
+        // Err: impossible, this manager claimed the future.
+        let _ = match (self.outcome)(self.task, self.args.len(), reply) {
+            Ok(value) => self.future.set_result(value),
+            Err(error) => self.future.set_exception(error),
+        };
+    }
+
+    fn cancel(&self) {
+        self.future.cancel();
+    }
+
+    fn broken(&self, why: &str) {
+        self.future.set_broken(why.to_owned());
+    }
+}
+
+struct Pool {
+    jobs: ConcurrentQueue<Box<dyn Job>>,
+    max_workers: usize,
+    max_tasks_per_child: Option<usize>,
+    initializer: Option<(String, Vec<u8>)>,
+    /// The workers' socket directory, made with the first worker.
+    sockets: Mutex<Option<Arc<SocketDir>>>,
+    next_socket: AtomicU64,
+    gate: Mutex<Gate>,
+}
+
+/// What `submit`, `shutdown` and a breaking manager decide under one lock.
+#[derive(Default)]
+struct Gate {
+    shut_down: bool,
+    broken: Option<String>,
+    managers: Vec<JoinHandle<()>>,
+    /// Managers waiting for a job.
+    idle: usize,
+}
+
+impl Pool {
+    fn gate(&self) -> MutexGuard<'_, Gate> {
+        // A panic under the gate cannot leave it inconsistent (each field is set alone).
+        self.gate
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Starts a worker process for a manager.
+    fn start_worker(&self) -> Result<WorkerProcess, String> {
+        let dir = {
+            let mut sockets = self.sockets.lock().unwrap_or_else(|p| p.into_inner());
+            match &*sockets {
+                Some(dir) => Arc::clone(dir),
+                None => {
+                    let dir = Arc::new(SocketDir::create().map_err(|e| {
+                        format!("cannot create a directory for the worker sockets: {e}")
+                    })?);
+                    *sockets = Some(Arc::clone(&dir));
+                    dir
+                }
+            }
+        };
+        // Relaxed: a counter that only needs to hand out distinct numbers.
+        let n = self.next_socket.fetch_add(1, Ordering::Relaxed);
+        WorkerProcess::start(&dir.socket(n), self.initializer.as_ref())
+    }
+
+    /// Breaks the pool: later submissions fail, and every queued job's future fails.
+    fn break_pool(&self, why: &str) {
+        let why = format!("process pool is broken: {why}");
+        {
+            let mut gate = self.gate();
+            gate.broken.get_or_insert_with(|| why.clone());
+        }
+        self.jobs.shutdown(true);
+        for job in self.jobs.take_remaining() {
+            job.broken(&why);
+        }
+    }
+}
+
+/// A manager thread: feeds one worker process (replacing it after `max_tasks_per_child`)
+/// until the queue is shut down, or the pool breaks.
+fn manage(pool: Arc<Pool>) {
+    let mut worker: Option<WorkerProcess> = None;
+    let mut served = 0;
+    loop {
+        pool.gate().idle += 1;
+        let job = pool.jobs.pop();
+        pool.gate().idle -= 1;
+        let Ok(job) = job else { break };
+        if !job.start() {
+            continue;
+        }
+        let running = match worker.take() {
+            Some(running) => Ok(running),
+            None => pool.start_worker(),
+        };
+        let mut running = match running {
+            Ok(running) => running,
+            Err(why) => {
+                job.broken(&format!("process pool is broken: {why}"));
+                pool.break_pool(&why);
+                return;
+            }
+        };
+        match running.call(&job.request()) {
+            Ok(reply) => job.finish(reply),
+            Err(why) => {
+                job.broken(&format!("process pool is broken: {why}"));
+                pool.break_pool(&why);
+                return;
+            }
+        }
+        served += 1;
+        if pool
+            .max_tasks_per_child
+            .is_some_and(|limit| served >= limit)
+        {
+            running.retire();
+            served = 0;
+        } else {
+            worker = Some(running);
+        }
+    }
+    if let Some(running) = worker {
+        running.retire();
+    }
+}
+
+impl ProcessPoolExecutor {
+    /// A builder; see [`ProcessPoolExecutorBuilder`].
+    pub fn builder() -> ProcessPoolExecutorBuilder {
+        ProcessPoolExecutorBuilder::default()
+    }
+
+    /// Schedules `task(args)` in a worker process and returns the future of its value.
+    ///
+    /// Arguments that cannot be serialized give a future already failed with that error.
+    ///
+    /// # Errors
+    /// [`SubmitError::Shutdown`] after [`shutdown`](Self::shutdown), [`SubmitError::Broken`]
+    /// once a worker died or an initializer failed.
+    pub fn submit<A, R>(&self, task: TaskFn<A, R>, args: A) -> Result<Future<R>, SubmitError>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + Sync + 'static,
+    {
+        let future = Future::new();
+        match wire::encode(&args) {
+            Ok(args) => self.enqueue(Box::new(Pending {
+                task: task.name(),
+                args: vec![args],
+                future: future.clone(),
+                outcome: call_outcome::<R>,
+            }))?,
+            Err(e) => {
+                self.refuse_if_closed()?;
+                let why = format!("cannot encode the arguments of task {:?}: {e}", task.name());
+                // Ok: the future is new and nobody else completes it.
+                let _ = future.set_exception(TaskError::new(why));
+            }
+        }
+        Ok(future)
+    }
+
+    /// Runs `task` on every item, `chunksize` items per request to a worker, and returns the
+    /// values in input order.
+    ///
+    /// `timeout` counts from this call: an item not done by then yields
+    /// `Err(FutureError::Timeout)` and ends the iteration. A failed item yields its error and
+    /// the iteration goes on. Dropping the iterator cancels the chunks not yet started.
+    ///
+    /// # Errors
+    /// As [`submit`](Self::submit); the chunks submitted before the refusal are cancelled.
+    ///
+    /// # Panics
+    /// If `chunksize` is 0.
+    pub fn map<A, R>(
+        &self,
+        task: TaskFn<A, R>,
+        items: impl IntoIterator<Item = A>,
+        chunksize: usize,
+        timeout: Option<Duration>,
+    ) -> Result<ProcessMap<R>, SubmitError>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + Sync + 'static,
+    {
+        assert!(
+            chunksize > 0,
+            "ProcessPoolExecutor::map: chunksize must be at least 1"
+        );
+        let deadline = deadline(timeout);
+        let mut chunks = Vec::new();
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            let mut args = Vec::with_capacity(chunksize);
+            let mut unencodable = None;
+            for item in items.by_ref().take(chunksize) {
+                match wire::encode(&item) {
+                    Ok(bytes) => args.push(bytes),
+                    Err(e) => unencodable = Some(e),
+                }
+            }
+            let future = Future::new();
+            let len = args.len();
+            let submitted = match unencodable {
+                None => self.enqueue(Box::new(Pending {
+                    task: task.name(),
+                    args,
+                    future: future.clone(),
+                    outcome: chunk_outcome::<R>,
+                })),
+                Some(e) => {
+                    let why = format!("cannot encode an argument of task {:?}: {e}", task.name());
+                    // Ok: the future is new and nobody else completes it.
+                    let _ = future.set_exception(TaskError::new(why));
+                    self.refuse_if_closed()
+                }
+            };
+            if let Err(refused) = submitted {
+                for (chunk, _) in &chunks {
+                    Future::cancel(chunk);
+                }
+                return Err(refused);
+            }
+            chunks.push((future, len));
+        }
+        Ok(ProcessMap {
+            chunks: chunks.into_iter(),
+            current: Vec::new().into_iter(),
+            deadline,
+            ended: false,
+        })
+    }
+
+    fn refuse_if_closed(&self) -> Result<(), SubmitError> {
+        let gate = self.pool.gate();
+        if let Some(why) = &gate.broken {
+            return Err(SubmitError::Broken(why.clone()));
+        }
+        if gate.shut_down {
+            return Err(SubmitError::Shutdown);
+        }
+        Ok(())
+    }
+
+    fn enqueue(&self, job: Box<dyn Job>) -> Result<(), SubmitError> {
+        let mut gate = self.pool.gate();
+        if let Some(why) = &gate.broken {
+            return Err(SubmitError::Broken(why.clone()));
+        }
+        if gate.shut_down || self.pool.jobs.push(job).is_err() {
+            return Err(SubmitError::Shutdown);
+        }
+        if gate.idle == 0 && gate.managers.len() < self.pool.max_workers {
+            let pool = Arc::clone(&self.pool);
+            let n = gate.managers.len();
+            let manager = std::thread::Builder::new()
+                .name(format!("ProcessPoolExecutor-manager-{n}"))
+                .spawn(move || manage(pool))
+                .map_err(|e| SubmitError::Broken(format!("cannot start a manager thread: {e}")))?;
+            gate.managers.push(manager);
+        }
+        Ok(())
+    }
+
+    /// Stops accepting work. With `cancel_futures`, queued jobs are cancelled; the rest run.
+    /// With `wait`, returns once every worker process has exited and been reaped; without,
+    /// the managers finish and reap in the background.
+    pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        let managers = {
+            let mut gate = self.pool.gate();
+            gate.shut_down = true;
+            if cancel_futures {
+                while let Ok(job) = self.pool.jobs.try_pop() {
+                    job.cancel();
+                }
+            }
+            self.pool.jobs.shutdown(false);
+            if wait {
+                std::mem::take(&mut gate.managers)
+            } else {
+                Vec::new()
+            }
+        };
+        for manager in managers {
+            // Err: a manager panicked; its worker is reaped by its Child's drop at exit.
+            let _ = manager.join();
+        }
+    }
+}
+
+impl Drop for ProcessPoolExecutor {
+    fn drop(&mut self) {
+        self.shutdown(true, false);
+    }
+}
+
+impl fmt::Debug for ProcessPoolExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let gate = self.pool.gate();
+        f.debug_struct("ProcessPoolExecutor")
+            .field("max_workers", &self.pool.max_workers)
+            .field("managers", &gate.managers.len())
+            .field("queued", &self.pool.jobs.len())
+            .field("shut_down", &gate.shut_down)
+            .field("broken", &gate.broken)
+            .finish()
+    }
+}
+
+/// The iterator of [`ProcessPoolExecutor::map`]: values in input order.
+pub struct ProcessMap<R> {
+    /// Each chunk not yet read, with its number of items.
+    chunks: std::vec::IntoIter<(ChunkFuture<R>, usize)>,
+    current: std::vec::IntoIter<Result<R, FutureError>>,
+    deadline: Option<std::time::Instant>,
+    ended: bool,
+}
+
+impl<R: Clone + Send + Sync + 'static> Iterator for ProcessMap<R> {
+    type Item = Result<R, FutureError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.ended {
+            return None;
+        }
+        if let Some(item) = self.current.next() {
+            return Some(item);
+        }
+        let (chunk, len) = self.chunks.next()?;
+        let timeout = self
+            .deadline
+            .map(|d| d.saturating_duration_since(std::time::Instant::now()));
+        let items: Vec<Result<R, FutureError>> = match chunk.result(timeout) {
+            Ok(values) => values
+                .into_iter()
+                .map(|v| v.map_err(FutureError::Failed))
+                .collect(),
+            Err(FutureError::Timeout) => {
+                self.ended = true;
+                return Some(Err(FutureError::Timeout));
+            }
+            Err(error) => vec![Err(error); len],
+        };
+        self.current = items.into_iter();
+        self.current.next()
+    }
+}
+
+impl<R> Drop for ProcessMap<R> {
+    fn drop(&mut self) {
+        for (chunk, _) in self.chunks.by_ref() {
+            chunk.cancel();
+        }
+    }
+}
+
+impl<R> fmt::Debug for ProcessMap<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessMap")
+            .field("chunks_left", &self.chunks.len())
+            .finish()
+    }
+}

@@ -1,0 +1,421 @@
+//! `ProcessPoolExecutor` end to end. This file is its own `main` (`harness = false`): the pool
+//! starts workers by running this executable again, and a worker must serve before anything
+//! else runs.
+
+use concurrency::futures::{
+    as_completed, wait, BuildError, FutureError, ProcessPoolExecutor, Registry, ReturnWhen,
+    SubmitError, TaskFn,
+};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+fn pid(_: ()) -> u32 {
+    std::process::id()
+}
+
+fn sleep_ms(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+fn panics(message: String) -> u64 {
+    panic!("{message}")
+}
+
+/// Set by the initializer, in each worker.
+static INITIALIZED: AtomicU64 = AtomicU64::new(0);
+
+fn initialize(value: u64) {
+    assert!(value != 0, "initializer refused 0");
+    INITIALIZED.store(value, Ordering::Relaxed);
+}
+
+fn initialized(_: ()) -> u64 {
+    INITIALIZED.load(Ordering::Relaxed)
+}
+
+/// Serializes to an error.
+struct Unencodable;
+
+impl Serialize for Unencodable {
+    fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("Unencodable refuses"))
+    }
+}
+
+/// Encodes like a `u8` but never decodes.
+#[derive(Debug)]
+struct Undecodable;
+
+impl Serialize for Undecodable {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Undecodable {
+    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom("Undecodable refuses"))
+    }
+}
+
+fn never_runs(_: ()) -> u64 {
+    0
+}
+
+fn takes_undecodable(_: Undecodable) -> u64 {
+    0
+}
+
+static SQUARE: TaskFn<u64, u64> = TaskFn::new("square", square);
+static PID: TaskFn<(), u32> = TaskFn::new("pid", pid);
+static SLEEP_MS: TaskFn<u64, u64> = TaskFn::new("sleep_ms", sleep_ms);
+static PANICS: TaskFn<String, u64> = TaskFn::new("panics", panics);
+static INITIALIZE: TaskFn<u64, ()> = TaskFn::new("initialize", initialize);
+static INITIALIZED_VALUE: TaskFn<(), u64> = TaskFn::new("initialized", initialized);
+static TAKES_UNDECODABLE: TaskFn<Undecodable, u64> =
+    TaskFn::new("takes_undecodable", takes_undecodable);
+static NOT_REGISTERED: TaskFn<(), u64> = TaskFn::new("not_registered", never_runs);
+
+fn registry() -> Registry {
+    Registry::new()
+        .register(SQUARE)
+        .register(PID)
+        .register(SLEEP_MS)
+        .register(PANICS)
+        .register(INITIALIZE)
+        .register(INITIALIZED_VALUE)
+        .register(TAKES_UNDECODABLE)
+}
+
+fn pool(workers: usize) -> ProcessPoolExecutor {
+    ProcessPoolExecutor::builder()
+        .max_workers(workers)
+        .build()
+        .unwrap()
+}
+
+/// The processes whose parent is this one (zombies included), from `/proc`.
+fn children() -> Vec<u32> {
+    let me = std::process::id().to_string();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // Fields after the parenthesized command name: state, ppid, …
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        if after_name.split(' ').nth(1) == Some(me.as_str()) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+fn eventually_no_children() {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !children().is_empty() {
+        assert!(Instant::now() < deadline, "children left: {:?}", children());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn results_come_back_in_order_and_as_completed() {
+    let pool = pool(2);
+    let futures: Vec<_> = (0..8).map(|x| pool.submit(SQUARE, x).unwrap()).collect();
+    let done = wait(
+        &futures,
+        Some(Duration::from_secs(30)),
+        ReturnWhen::AllCompleted,
+    );
+    assert_eq!(done.done.len(), 8);
+    let mut seen: Vec<u64> = as_completed(&futures, Some(Duration::from_secs(30)))
+        .map(|f| f.unwrap().result(None).unwrap())
+        .collect();
+    seen.sort();
+    assert_eq!(seen, [0, 1, 4, 9, 16, 25, 36, 49]);
+    for chunksize in [1, 3, 100] {
+        let values: Vec<u64> = pool
+            .map(SQUARE, 0..10, chunksize, Some(Duration::from_secs(30)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(values, (0..10).map(square).collect::<Vec<_>>());
+    }
+    pool.shutdown(true, false);
+    assert!(children().is_empty(), "{:?}", children());
+}
+
+fn a_panicking_task_fails_only_its_future() {
+    let pool = pool(1);
+    let failed = pool.submit(PANICS, "boom".to_owned()).unwrap();
+    let after = pool.submit(SQUARE, 3).unwrap();
+    match failed.result(None) {
+        Err(FutureError::Failed(error)) => {
+            assert!(error.to_string().contains("boom"), "{error}");
+        }
+        other => panic!("expected the task's panic, got {other:?}"),
+    }
+    assert_eq!(after.result(None).unwrap(), 9);
+}
+
+fn values_that_do_not_serialize_fail_their_future() {
+    let pool = pool(1);
+    static UNENCODABLE: TaskFn<Unencodable, u64> = TaskFn::new("unencodable", |_| 0);
+    let refused = pool.submit(UNENCODABLE, Unencodable).unwrap();
+    let message = refused.exception(None).unwrap().unwrap().to_string();
+    assert!(
+        message.contains("cannot encode the arguments of task \"unencodable\""),
+        "{message}"
+    );
+    let undecodable = pool.submit(TAKES_UNDECODABLE, Undecodable).unwrap();
+    let message = undecodable.exception(None).unwrap().unwrap().to_string();
+    assert!(
+        message.contains("cannot decode the task's arguments"),
+        "{message}"
+    );
+    let unknown = pool.submit(NOT_REGISTERED, ()).unwrap();
+    let message = unknown.exception(None).unwrap().unwrap().to_string();
+    assert!(message.contains("not_registered"), "{message}");
+    assert_eq!(pool.submit(SQUARE, 4).unwrap().result(None).unwrap(), 16);
+}
+
+fn a_killed_worker_breaks_the_pool_within_a_second() {
+    let pool = pool(1);
+    let sleeper = pool.submit(SLEEP_MS, 30_000).unwrap();
+    let queued = pool.submit(SQUARE, 2).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let worker = loop {
+        if let [worker] = children()[..] {
+            break worker;
+        }
+        assert!(Instant::now() < deadline, "no worker started");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    std::thread::sleep(Duration::from_millis(100)); // let it take the task
+    let killed = Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-9", &worker.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    match sleeper.result(Some(Duration::from_secs(1))) {
+        Err(FutureError::BrokenExecutor(why)) => {
+            assert!(why.contains("process pool is broken"), "{why}");
+            assert!(why.contains(&worker.to_string()), "{why}");
+        }
+        other => panic!("expected a broken pool, got {other:?}"),
+    }
+    assert!(killed.elapsed() < Duration::from_secs(1));
+    assert!(matches!(
+        queued.result(Some(Duration::from_secs(1))),
+        Err(FutureError::BrokenExecutor(_))
+    ));
+    assert!(matches!(
+        pool.submit(SQUARE, 1),
+        Err(SubmitError::Broken(_))
+    ));
+    drop(pool);
+    assert!(children().is_empty(), "{:?}", children());
+}
+
+fn workers_are_recycled_after_max_tasks_per_child() {
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .max_tasks_per_child(2)
+        .build()
+        .unwrap();
+    let pids: Vec<u32> = (0..6)
+        .map(|_| pool.submit(PID, ()).unwrap().result(None).unwrap())
+        .collect();
+    assert_eq!(pids[0], pids[1]);
+    assert_ne!(pids[1], pids[2]);
+    assert_eq!(pids[2], pids[3]);
+    assert_ne!(pids[3], pids[4]);
+    assert!(!pids.contains(&std::process::id()));
+}
+
+fn the_initializer_runs_in_every_worker_and_its_failure_breaks_the_pool() {
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(2)
+        .initializer(INITIALIZE, 7)
+        .build()
+        .unwrap();
+    let values: Vec<u64> = pool
+        .map(INITIALIZED_VALUE, [(); 4], 1, None)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(values, [7; 4]);
+    let failing = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .initializer(INITIALIZE, 0)
+        .build()
+        .unwrap();
+    match failing.submit(SQUARE, 2).unwrap().result(None) {
+        Err(FutureError::BrokenExecutor(why)) => assert!(why.contains("initializer"), "{why}"),
+        other => panic!("expected a broken pool, got {other:?}"),
+    }
+}
+
+fn shutdown_leaves_no_process_behind() {
+    let pair = pool(2);
+    let running: Vec<_> = (0..4).map(|_| pair.submit(SLEEP_MS, 50).unwrap()).collect();
+    pair.shutdown(true, false);
+    for future in &running {
+        assert_eq!(future.result(None).unwrap(), 50);
+    }
+    assert!(children().is_empty(), "{:?}", children());
+    assert_eq!(pair.submit(SQUARE, 1).unwrap_err(), SubmitError::Shutdown);
+
+    let single = pool(1);
+    let first = single.submit(SLEEP_MS, 50).unwrap();
+    let queued: Vec<_> = (0..3)
+        .map(|_| single.submit(SLEEP_MS, 50).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(20));
+    single.shutdown(false, true);
+    assert_eq!(first.result(None).unwrap(), 50);
+    assert!(queued.iter().all(|f| f.cancelled()));
+    drop(single);
+    eventually_no_children();
+}
+
+/// Set in a child this test starts as a pool's parent: `panic` or `linger`.
+const PARENT_ENV: &str = "PROCESS_POOL_TEST_PARENT";
+
+/// The parent's part: start a worker, report its pid, then panic or wait to be killed.
+fn act_as_parent(how: &str) {
+    let pool = pool(1);
+    let worker = pool.submit(PID, ()).unwrap().result(None).unwrap();
+    println!("worker {worker}");
+    if how == "panic" {
+        panic!("the parent panics with a live pool");
+    }
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+/// Starts this executable as a parent that acts `how`; returns it and its worker's pid.
+fn start_parent(how: &str) -> (std::process::Child, u32) {
+    use std::io::BufRead;
+    let mut parent = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(PARENT_ENV, how)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(parent.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let worker = line
+        .trim()
+        .strip_prefix("worker ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    (parent, worker)
+}
+
+/// Whether `pid` is a live process (not gone, not a zombie waiting for its new parent).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| !stat[stat.rfind(')').unwrap() + 2..].starts_with('Z'))
+}
+
+fn no_worker_outlives_a_parent_that_panics_or_is_killed() {
+    let (mut parent, worker) = start_parent("panic");
+    let status = parent.wait().unwrap();
+    assert!(!status.success());
+    assert!(
+        !alive(worker),
+        "worker {worker} outlived its panicking parent"
+    );
+
+    let (mut parent, worker) = start_parent("linger");
+    assert!(alive(worker));
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(worker) {
+        assert!(
+            Instant::now() < deadline,
+            "worker {worker} outlived its killed parent"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn bad_settings_are_refused() {
+    let zero = ProcessPoolExecutor::builder().max_workers(0).build();
+    assert_eq!(zero.unwrap_err(), BuildError::ZeroWorkers);
+    let zero = ProcessPoolExecutor::builder()
+        .max_tasks_per_child(0)
+        .build();
+    assert_eq!(zero.unwrap_err(), BuildError::ZeroTasksPerChild);
+}
+
+fn main() {
+    registry().serve_if_worker();
+    if let Ok(how) = std::env::var(PARENT_ENV) {
+        act_as_parent(&how);
+        return;
+    }
+    let tests: [(&str, fn()); 9] = [
+        (
+            "results_come_back_in_order_and_as_completed",
+            results_come_back_in_order_and_as_completed,
+        ),
+        (
+            "a_panicking_task_fails_only_its_future",
+            a_panicking_task_fails_only_its_future,
+        ),
+        (
+            "values_that_do_not_serialize_fail_their_future",
+            values_that_do_not_serialize_fail_their_future,
+        ),
+        (
+            "a_killed_worker_breaks_the_pool_within_a_second",
+            a_killed_worker_breaks_the_pool_within_a_second,
+        ),
+        (
+            "workers_are_recycled_after_max_tasks_per_child",
+            workers_are_recycled_after_max_tasks_per_child,
+        ),
+        (
+            "the_initializer_runs_in_every_worker_and_its_failure_breaks_the_pool",
+            the_initializer_runs_in_every_worker_and_its_failure_breaks_the_pool,
+        ),
+        (
+            "shutdown_leaves_no_process_behind",
+            shutdown_leaves_no_process_behind,
+        ),
+        (
+            "no_worker_outlives_a_parent_that_panics_or_is_killed",
+            no_worker_outlives_a_parent_that_panics_or_is_killed,
+        ),
+        ("bad_settings_are_refused", bad_settings_are_refused),
+    ];
+    let mut failed = 0;
+    for (name, test) in tests {
+        let outcome = std::panic::catch_unwind(test);
+        println!(
+            "test {name} ... {}",
+            if outcome.is_ok() { "ok" } else { "FAILED" }
+        );
+        failed += usize::from(outcome.is_err());
+    }
+    println!(
+        "process_pool: {} passed, {failed} failed",
+        tests.len() - failed
+    );
+    std::process::exit(i32::from(failed > 0));
+}
