@@ -154,6 +154,65 @@ fn results_come_back_in_order_and_as_completed() {
     assert!(children().is_empty(), "{:?}", children());
 }
 
+fn wait_and_as_completed_return_on_time() {
+    let pool = pool(2);
+    let slow = pool.submit(SLEEP_MS, 2_000).unwrap();
+    let quick = pool.submit(SLEEP_MS, 1).unwrap();
+    let both = [slow.clone(), quick.clone()];
+    let first = wait(
+        &both,
+        Some(Duration::from_secs(30)),
+        ReturnWhen::FirstCompleted,
+    );
+    assert_eq!(first.done.len(), 1);
+    assert_eq!(first.done[0].result(None).unwrap(), 1);
+    assert_eq!(first.not_done.len(), 1);
+    let failing = pool.submit(PANICS, "first".to_owned()).unwrap();
+    let with_failure = [slow.clone(), failing];
+    let first_failure = wait(
+        &with_failure,
+        Some(Duration::from_secs(30)),
+        ReturnWhen::FirstException,
+    );
+    assert_eq!(first_failure.done.len(), 1);
+    assert!(!slow.done());
+    let mut completed = as_completed(&both, Some(Duration::from_millis(100)));
+    assert_eq!(completed.next().unwrap().unwrap().result(None).unwrap(), 1);
+    assert!(matches!(completed.next(), Some(Err(FutureError::Timeout))));
+    assert_eq!(slow.result(None).unwrap(), 2_000);
+}
+
+fn map_times_out_from_the_call_and_its_drop_cancels() {
+    let slow = pool(1);
+    let started = Instant::now();
+    let mut timed = slow
+        .map(SLEEP_MS, [1, 3_000, 1], 1, Some(Duration::from_millis(300)))
+        .unwrap();
+    assert_eq!(timed.next().unwrap().unwrap(), 1);
+    assert!(matches!(timed.next(), Some(Err(FutureError::Timeout))));
+    assert!(timed.next().is_none());
+    // Not 3 s: the timeout counts from the call, and the iteration does not wait further.
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(timed);
+    let pool = pool(1);
+    let mut dropped = pool.map(SLEEP_MS, [1_000; 6], 1, None).unwrap();
+    assert_eq!(dropped.next().unwrap().unwrap(), 1_000);
+    drop(dropped);
+    let after = Instant::now();
+    assert_eq!(pool.submit(SQUARE, 5).unwrap().result(None).unwrap(), 25);
+    // At most the chunk running when the map was dropped finishes first (about 1 s); the four
+    // cancelled ones would take 4 s more.
+    assert!(
+        after.elapsed() < Duration::from_millis(2_500),
+        "{:?}",
+        after.elapsed()
+    );
+}
+
 fn a_panicking_task_fails_only_its_future() {
     let pool = pool(1);
     let failed = pool.submit(PANICS, "boom".to_owned()).unwrap();
@@ -363,46 +422,31 @@ fn bad_settings_are_refused() {
     assert_eq!(zero.unwrap_err(), BuildError::ZeroTasksPerChild);
 }
 
+/// Test functions with their names.
+macro_rules! named {
+    ($($test:ident),* $(,)?) => {
+        [$((stringify!($test), $test as fn())),*]
+    };
+}
+
 fn main() {
     registry().serve_if_worker();
     if let Ok(how) = std::env::var(PARENT_ENV) {
         act_as_parent(&how);
         return;
     }
-    let tests: [(&str, fn()); 9] = [
-        (
-            "results_come_back_in_order_and_as_completed",
-            results_come_back_in_order_and_as_completed,
-        ),
-        (
-            "a_panicking_task_fails_only_its_future",
-            a_panicking_task_fails_only_its_future,
-        ),
-        (
-            "values_that_do_not_serialize_fail_their_future",
-            values_that_do_not_serialize_fail_their_future,
-        ),
-        (
-            "a_killed_worker_breaks_the_pool_within_a_second",
-            a_killed_worker_breaks_the_pool_within_a_second,
-        ),
-        (
-            "workers_are_recycled_after_max_tasks_per_child",
-            workers_are_recycled_after_max_tasks_per_child,
-        ),
-        (
-            "the_initializer_runs_in_every_worker_and_its_failure_breaks_the_pool",
-            the_initializer_runs_in_every_worker_and_its_failure_breaks_the_pool,
-        ),
-        (
-            "shutdown_leaves_no_process_behind",
-            shutdown_leaves_no_process_behind,
-        ),
-        (
-            "no_worker_outlives_a_parent_that_panics_or_is_killed",
-            no_worker_outlives_a_parent_that_panics_or_is_killed,
-        ),
-        ("bad_settings_are_refused", bad_settings_are_refused),
+    let tests = named![
+        results_come_back_in_order_and_as_completed,
+        wait_and_as_completed_return_on_time,
+        map_times_out_from_the_call_and_its_drop_cancels,
+        a_panicking_task_fails_only_its_future,
+        values_that_do_not_serialize_fail_their_future,
+        a_killed_worker_breaks_the_pool_within_a_second,
+        workers_are_recycled_after_max_tasks_per_child,
+        the_initializer_runs_in_every_worker_and_its_failure_breaks_the_pool,
+        shutdown_leaves_no_process_behind,
+        no_worker_outlives_a_parent_that_panics_or_is_killed,
+        bad_settings_are_refused,
     ];
     let mut failed = 0;
     for (name, test) in tests {
