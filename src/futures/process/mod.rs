@@ -45,11 +45,10 @@ use self::worker::{SocketDir, WorkerProcess};
 use super::error::{BuildError, FutureError, SubmitError, TaskError};
 use super::future::{deadline, Future};
 use crate::queue::{ConcurrentQueue, QueueMode};
+use crate::sync::{Arc, AtomicU64, Mutex, MutexGuard, Ordering};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
