@@ -73,6 +73,9 @@ struct Gate {
     started: usize,
     /// Workers that have not exited yet.
     alive: usize,
+    /// The workers' threads, joined by a waiting shutdown so that none is still tearing down
+    /// when it returns.
+    threads: Vec<thread::JoinHandle<()>>,
 }
 
 struct Pool {
@@ -116,7 +119,8 @@ impl Pool {
             .name(name)
             .spawn(move || Self::work(&worker))
         {
-            Ok(_detached) => {
+            Ok(handle) => {
+                gate.threads.push(handle);
                 gate.started += 1;
                 gate.alive += 1;
                 true
@@ -392,6 +396,18 @@ impl ThreadPoolExecutor {
                     .exited
                     .wait(gate)
                     .unwrap_or_else(|poison| poison.into_inner());
+            }
+            // A worker shutting its own pool down cannot join itself: the threads stay
+            // detached then, and have all but exited.
+            let threads = if me == 0 {
+                std::mem::take(&mut gate.threads)
+            } else {
+                Vec::new()
+            };
+            drop(gate);
+            for finished in threads {
+                // Err: the thread panicked outside a task, which `WorkerExit` already counted.
+                let _ = finished.join();
             }
         }
     }
