@@ -12,12 +12,14 @@
 mod common;
 
 use arc_swap::ArcSwap;
+use common::counters::Counter;
+use common::references::{Payload, SharedRef};
 use common::timed_parallel;
-use concurrency::reclaim::{Epoch, HazardPointers, Reclaimer};
+use concurrency::reclaim::{Epoch, HazardPointers};
 use concurrency::{AtomicInt64, AtomicReference};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicI64, Ordering::SeqCst};
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -27,47 +29,6 @@ const THREADS: [usize; 2] = [1, 2];
 /// the parallel section alone.
 fn timed(threads: usize, iters: u64, op: impl Fn(usize, u64) + Sync) -> Duration {
     timed_parallel(threads, |t, _| op(t, iters)).0
-}
-
-/// A shared 64-bit integer.
-trait Counter: Default + Sync {
-    const NAME: &'static str;
-    fn incr(&self);
-    fn add(&self, v: i64);
-    fn mul(&self, v: i64);
-    fn get(&self) -> i64;
-}
-
-impl Counter for AtomicInt64 {
-    const NAME: &'static str = "AtomicInt64";
-    fn incr(&self) {
-        AtomicInt64::incr(self);
-    }
-    fn add(&self, v: i64) {
-        AtomicInt64::add(self, v);
-    }
-    fn mul(&self, v: i64) {
-        AtomicInt64::mul(self, v);
-    }
-    fn get(&self) -> i64 {
-        AtomicInt64::get(self)
-    }
-}
-
-impl Counter for AtomicI64 {
-    const NAME: &'static str = "std AtomicI64";
-    fn incr(&self) {
-        self.fetch_add(1, SeqCst);
-    }
-    fn add(&self, v: i64) {
-        self.fetch_add(v, SeqCst);
-    }
-    fn mul(&self, v: i64) {
-        let _ = self.fetch_update(SeqCst, SeqCst, |x| Some(x.wrapping_mul(v)));
-    }
-    fn get(&self) -> i64 {
-        self.load(SeqCst)
-    }
 }
 
 fn bench_counter<C: Counter>(c: &mut Criterion) {
@@ -130,115 +91,6 @@ fn bench_counter<C: Counter>(c: &mut Criterion) {
         );
     }
     group.finish();
-}
-
-/// The value every reference competitor holds: a checksum lets readers detect a torn or freed
-/// read.
-#[derive(Debug)]
-struct Payload {
-    id: u64,
-    check: u64,
-}
-
-impl Payload {
-    fn new(id: u64) -> Self {
-        Self { id, check: !id }
-    }
-
-    fn verify(&self) -> u64 {
-        assert_eq!(self.check, !self.id, "torn read");
-        self.id
-    }
-}
-
-/// A shared, atomically replaceable `Arc<Payload>`.
-trait SharedRef: Sync {
-    fn name() -> String;
-    fn make(v: Payload) -> Self;
-    /// An owned `Arc` of the current value (`get` / `load_full` / clone under a read lock).
-    fn get_full(&self) -> u64;
-    /// A borrowed read without reference-count traffic, where the competitor has one.
-    fn borrow_read(&self) -> u64;
-    fn swap(&self, v: Payload);
-    /// One successful compare-and-swap, retried until it wins.
-    fn cas(&self, id: u64);
-}
-
-impl<R: Reclaimer> SharedRef for AtomicReference<Payload, R> {
-    fn name() -> String {
-        format!("ours/{}", R::NAME)
-    }
-    fn make(v: Payload) -> Self {
-        Self::with_reclaimer(v)
-    }
-    fn get_full(&self) -> u64 {
-        self.get().verify()
-    }
-    fn borrow_read(&self) -> u64 {
-        self.load().verify()
-    }
-    fn swap(&self, v: Payload) {
-        self.set(v);
-    }
-    fn cas(&self, id: u64) {
-        let fresh = Arc::new(Payload::new(id));
-        loop {
-            let seen = self.get();
-            if self.compare_exchange(&seen, Arc::clone(&fresh)) {
-                return;
-            }
-        }
-    }
-}
-
-impl SharedRef for ArcSwap<Payload> {
-    fn name() -> String {
-        "arc-swap".into()
-    }
-    fn make(v: Payload) -> Self {
-        ArcSwap::from_pointee(v)
-    }
-    fn get_full(&self) -> u64 {
-        self.load_full().verify()
-    }
-    fn borrow_read(&self) -> u64 {
-        self.load().verify()
-    }
-    fn swap(&self, v: Payload) {
-        self.store(Arc::new(v));
-    }
-    fn cas(&self, id: u64) {
-        let fresh = Arc::new(Payload::new(id));
-        loop {
-            let seen = self.load_full();
-            let previous = self.compare_and_swap(&seen, Arc::clone(&fresh));
-            if Arc::ptr_eq(&previous, &seen) {
-                return;
-            }
-        }
-    }
-}
-
-impl SharedRef for RwLock<Arc<Payload>> {
-    fn name() -> String {
-        "RwLock<Arc>".into()
-    }
-    fn make(v: Payload) -> Self {
-        RwLock::new(Arc::new(v))
-    }
-    fn get_full(&self) -> u64 {
-        Arc::clone(&self.read().unwrap()).verify()
-    }
-    fn borrow_read(&self) -> u64 {
-        self.read().unwrap().verify()
-    }
-    fn swap(&self, v: Payload) {
-        *self.write().unwrap() = Arc::new(v);
-    }
-    fn cas(&self, id: u64) {
-        // Under the write lock a compare-and-swap always wins at its first try.
-        *self.write().unwrap() = Arc::new(Payload::new(id));
-    }
 }
 
 fn bench_reference<S: SharedRef>(c: &mut Criterion) {

@@ -10,11 +10,12 @@
 //! Each competitor has [`WORKERS`] workers; every batch checks the sum of its values. This file
 //! is its own `main`: the pool's workers are this executable started again.
 
+mod common;
+
+use common::pools::work;
 use concurrency::futures::{ProcessPoolExecutor, Registry, TaskFn, ThreadPoolExecutor};
 use criterion::{BenchmarkId, Criterion, Throughput};
-use std::hint::black_box;
 use std::process::Command;
-use std::time::Duration;
 
 /// Workers of every pool: the bench machine's two cores.
 const WORKERS: usize = 2;
@@ -25,15 +26,6 @@ const CHUNK: usize = 100;
 /// Set in a one-shot child: the argument to compute and print.
 const ONE_SHOT_ENV: &str = "PROCESS_POOL_BENCH_ONE_SHOT";
 
-/// About a microsecond of arithmetic that the optimizer cannot remove.
-fn work(x: u64) -> u64 {
-    let mut acc = x;
-    for i in 0..300 {
-        acc = black_box(acc.wrapping_mul(6364136223846793005).wrapping_add(i));
-    }
-    acc % 1000
-}
-
 static WORK: TaskFn<u64, u64> = TaskFn::new("work", work);
 
 fn expected(n: u64) -> u64 {
@@ -41,27 +33,25 @@ fn expected(n: u64) -> u64 {
 }
 
 fn latency(c: &mut Criterion) {
-    let mut group = c.benchmark_group("process_pool/latency");
-    group
-        .sample_size(20)
-        .measurement_time(Duration::from_secs(3));
+    let mut group = c.benchmark_group("process_pool");
+    group.throughput(Throughput::Elements(1));
     let processes = ProcessPoolExecutor::builder()
         .max_workers(WORKERS)
         .build()
         .unwrap();
     processes.submit(WORK, 0).unwrap().result(None).unwrap(); // start a worker
-    group.bench_function("process-pool", |b| {
+    group.bench_function(BenchmarkId::new("latency/process-pool", WORKERS), |b| {
         b.iter(|| processes.submit(WORK, 7).unwrap().result(None).unwrap())
     });
     let threads = ThreadPoolExecutor::builder()
         .max_workers(WORKERS)
         .build()
         .unwrap();
-    group.bench_function("thread-pool", |b| {
+    group.bench_function(BenchmarkId::new("latency/thread-pool", WORKERS), |b| {
         b.iter(|| threads.submit(|| work(7)).unwrap().result(None).unwrap())
     });
     let exe = std::env::current_exe().unwrap();
-    group.bench_function("spawn-per-task", |b| {
+    group.bench_function(BenchmarkId::new("latency/spawn-per-task", WORKERS), |b| {
         b.iter(|| {
             let out = Command::new(&exe).env(ONE_SHOT_ENV, "7").output().unwrap();
             let value: u64 = String::from_utf8(out.stdout)
@@ -77,39 +67,44 @@ fn latency(c: &mut Criterion) {
 }
 
 fn throughput(c: &mut Criterion) {
-    let mut group = c.benchmark_group("process_pool/throughput");
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(5))
-        .throughput(Throughput::Elements(BATCH));
+    let mut group = c.benchmark_group("process_pool");
+    group.throughput(Throughput::Elements(BATCH));
     let processes = ProcessPoolExecutor::builder()
         .max_workers(WORKERS)
         .build()
         .unwrap();
-    group.bench_with_input(BenchmarkId::new("process-pool", BATCH), &BATCH, |b, &n| {
-        b.iter(|| {
-            let sum: u64 = processes
-                .map(WORK, 0..n, CHUNK, None)
-                .unwrap()
-                .map(Result::unwrap)
-                .sum();
-            assert_eq!(sum, expected(n));
-        })
-    });
+    group.bench_with_input(
+        BenchmarkId::new("throughput/process-pool", WORKERS),
+        &BATCH,
+        |b, &n| {
+            b.iter(|| {
+                let sum: u64 = processes
+                    .map(WORK, 0..n, CHUNK, None)
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .sum();
+                assert_eq!(sum, expected(n));
+            })
+        },
+    );
     let threads = ThreadPoolExecutor::builder()
         .max_workers(WORKERS)
         .build()
         .unwrap();
-    group.bench_with_input(BenchmarkId::new("thread-pool", BATCH), &BATCH, |b, &n| {
-        b.iter(|| {
-            let sum: u64 = threads
-                .map(work, 0..n, None)
-                .unwrap()
-                .map(Result::unwrap)
-                .sum();
-            assert_eq!(sum, expected(n));
-        })
-    });
+    group.bench_with_input(
+        BenchmarkId::new("throughput/thread-pool", WORKERS),
+        &BATCH,
+        |b, &n| {
+            b.iter(|| {
+                let sum: u64 = threads
+                    .map(work, 0..n, None)
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .sum();
+                assert_eq!(sum, expected(n));
+            })
+        },
+    );
     group.finish();
 }
 
@@ -119,7 +114,7 @@ fn main() {
         println!("{}", work(arg.parse().unwrap()));
         return;
     }
-    let mut c = Criterion::default().configure_from_args();
+    let mut c = common::short_config().configure_from_args();
     latency(&mut c);
     throughput(&mut c);
     c.final_summary();

@@ -1,11 +1,20 @@
 //! Shared by the benches: threads released together with only the parallel section timed, the
-//! short criterion configuration, process CPU time, and the naming of our queue modes. Not every bench uses every
+//! short criterion configuration, process CPU time, the naming of our queue modes, and the queue
+//! benches' item encoding, polling backoff and delivery tally. Not every bench uses every
 //! item, hence the `dead_code` allowance.
 #![allow(
     dead_code,
     reason = "each bench includes this module and uses a subset of it"
 )]
 
+pub(crate) mod bounded_queues;
+pub(crate) mod counters;
+pub(crate) mod maps;
+pub(crate) mod pools;
+pub(crate) mod queues;
+pub(crate) mod references;
+
+use std::hint::spin_loop;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
@@ -78,5 +87,71 @@ pub(crate) fn ours_queue_mode(lock_free: bool) -> (&'static str, concurrency::Qu
         ("ours/LockFree", concurrency::QueueMode::LockFree)
     } else {
         ("ours/Locked", concurrency::QueueMode::Locked)
+    }
+}
+
+/// An item is `producer << SEQ_BITS | sequence number`, so a consumer can check per-producer
+/// order.
+pub(crate) const SEQ_BITS: u32 = 40;
+pub(crate) const SEQ_MASK: u64 = (1 << SEQ_BITS) - 1;
+
+/// Waiting for a polled queue: spin a little, then give the core away.
+#[derive(Default)]
+pub(crate) struct Backoff(u32);
+
+impl Backoff {
+    pub(crate) fn snooze(&mut self) {
+        if self.0 < 6 {
+            (0..1 << self.0).for_each(|_| spin_loop());
+            self.0 += 1;
+        } else {
+            std::thread::yield_now();
+        }
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.0 = 0;
+    }
+}
+
+/// What one thread popped.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Tally {
+    count: u64,
+    sum: u128,
+}
+
+impl Tally {
+    pub(crate) fn add(&mut self, v: u64) {
+        self.count += 1;
+        self.sum += u128::from(v);
+    }
+
+    pub(crate) fn total(tallies: &[Tally]) -> Tally {
+        tallies.iter().fold(Tally::default(), |a, b| Tally {
+            count: a.count + b.count,
+            sum: a.sum + b.sum,
+        })
+    }
+
+    /// The tally of every item of `producers` producers that pushed `iters` items each.
+    pub(crate) fn expected(producers: usize, iters: u64) -> Tally {
+        assert!(
+            iters <= SEQ_MASK,
+            "too many iterations for the item encoding"
+        );
+        let per_producer = u128::from(iters) * u128::from(iters - 1) / 2;
+        Tally {
+            count: producers as u64 * iters,
+            sum: (0..producers as u64)
+                .map(|p| u128::from(p << SEQ_BITS) * u128::from(iters) + per_producer)
+                .sum(),
+        }
+    }
+
+    pub(crate) fn check(tallies: &[Tally], producers: usize, iters: u64) {
+        let (got, want) = (Tally::total(tallies), Tally::expected(producers, iters));
+        assert_eq!(got.count, want.count, "items lost or duplicated");
+        assert_eq!(got.sum, want.sum, "items lost, duplicated or corrupted");
     }
 }

@@ -1,0 +1,166 @@
+//! Bounded blocking queues: ours (`StdConcurrentQueue`), crossbeam-channel, flume, std
+//! `sync_channel` and `Mutex<VecDeque>` with two `Condvar`s, behind one trait.
+
+use concurrency::StdConcurrentQueue;
+use std::collections::VecDeque;
+use std::sync::{mpsc, Condvar, Mutex};
+
+/// The bound of every queue.
+pub(crate) const CAPACITY: usize = 64;
+
+/// A bounded multi-producer, multi-consumer FIFO of `u64` whose put waits while it is full and
+/// whose get waits while it is empty.
+pub(crate) trait Bounded: Sync {
+    fn name() -> String;
+    fn new() -> Self;
+    fn put(&self, v: u64);
+    fn get(&self) -> u64;
+}
+
+impl Bounded for StdConcurrentQueue<u64> {
+    fn name() -> String {
+        "ours".into()
+    }
+    fn new() -> Self {
+        StdConcurrentQueue::new(CAPACITY)
+    }
+    fn put(&self, v: u64) {
+        StdConcurrentQueue::put(self, v).expect("queue shut down");
+    }
+    fn get(&self) -> u64 {
+        StdConcurrentQueue::get(self).expect("queue shut down")
+    }
+}
+
+/// crossbeam-channel's bounded channel; both halves are `Sync` and shared by every thread.
+pub(crate) struct CrossbeamChannel {
+    tx: crossbeam_channel::Sender<u64>,
+    rx: crossbeam_channel::Receiver<u64>,
+}
+
+impl Bounded for CrossbeamChannel {
+    fn name() -> String {
+        "crossbeam-channel".into()
+    }
+    fn new() -> Self {
+        let (tx, rx) = crossbeam_channel::bounded(CAPACITY);
+        Self { tx, rx }
+    }
+    fn put(&self, v: u64) {
+        self.tx.send(v).expect("channel disconnected");
+    }
+    fn get(&self) -> u64 {
+        self.rx.recv().expect("channel disconnected")
+    }
+}
+
+/// flume's bounded channel; both halves are `Sync` and shared by every thread.
+pub(crate) struct Flume {
+    tx: flume::Sender<u64>,
+    rx: flume::Receiver<u64>,
+}
+
+impl Bounded for Flume {
+    fn name() -> String {
+        "flume".into()
+    }
+    fn new() -> Self {
+        let (tx, rx) = flume::bounded(CAPACITY);
+        Self { tx, rx }
+    }
+    fn put(&self, v: u64) {
+        self.tx.send(v).expect("channel disconnected");
+    }
+    fn get(&self) -> u64 {
+        self.rx.recv().expect("channel disconnected")
+    }
+}
+
+/// std's `sync_channel`. Its `Receiver` is neither `Sync` nor `Clone`, so consumers share it
+/// through a `Mutex`; a consumer sleeping in `recv` holds that lock, and the other consumers
+/// sleep on it: the price of using this channel as an MPMC queue, and it is measured.
+pub(crate) struct StdSyncChannel {
+    tx: mpsc::SyncSender<u64>,
+    rx: Mutex<mpsc::Receiver<u64>>,
+}
+
+impl Bounded for StdSyncChannel {
+    fn name() -> String {
+        "std sync_channel".into()
+    }
+    fn new() -> Self {
+        let (tx, rx) = mpsc::sync_channel(CAPACITY);
+        Self {
+            tx,
+            rx: Mutex::new(rx),
+        }
+    }
+    fn put(&self, v: u64) {
+        self.tx.send(v).expect("channel disconnected");
+    }
+    fn get(&self) -> u64 {
+        self.rx
+            .lock()
+            .unwrap()
+            .recv()
+            .expect("channel disconnected")
+    }
+}
+
+/// The textbook bounded buffer: a `VecDeque` under one `Mutex`, a `Condvar` for "not full" and
+/// one for "not empty"; each side signals only when the other side has sleepers.
+pub(crate) struct LockedDeque {
+    state: Mutex<Deque>,
+    not_full: Condvar,
+    not_empty: Condvar,
+}
+
+#[derive(Default)]
+pub(crate) struct Deque {
+    items: VecDeque<u64>,
+    putters_asleep: usize,
+    getters_asleep: usize,
+}
+
+impl Bounded for LockedDeque {
+    fn name() -> String {
+        "Mutex<VecDeque>+Condvar".into()
+    }
+    fn new() -> Self {
+        Self {
+            state: Mutex::default(),
+            not_full: Condvar::new(),
+            not_empty: Condvar::new(),
+        }
+    }
+    fn put(&self, v: u64) {
+        let mut state = self.state.lock().unwrap();
+        while state.items.len() == CAPACITY {
+            state.putters_asleep += 1;
+            state = self.not_full.wait(state).unwrap();
+            state.putters_asleep -= 1;
+        }
+        state.items.push_back(v);
+        let wake = state.getters_asleep > 0;
+        drop(state);
+        if wake {
+            self.not_empty.notify_one();
+        }
+    }
+    fn get(&self) -> u64 {
+        let mut state = self.state.lock().unwrap();
+        loop {
+            if let Some(v) = state.items.pop_front() {
+                let wake = state.putters_asleep > 0;
+                drop(state);
+                if wake {
+                    self.not_full.notify_one();
+                }
+                return v;
+            }
+            state.getters_asleep += 1;
+            state = self.not_empty.wait(state).unwrap();
+            state.getters_asleep -= 1;
+        }
+    }
+}
