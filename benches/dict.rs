@@ -21,7 +21,7 @@
 //! and a value carries its key in its high half, so a get checks that it read its key's value.
 //! A fast wrong answer fails the bench instead of winning it.
 //!
-//! Every competitor sits behind one trait. A thread works in sessions of [`BATCH`] operations:
+//! Every competitor sits behind one trait. A thread works in sessions of [`BATCH`](common::maps::BATCH) operations:
 //! ours through one `pin()` guard (`ours/pinned`), papaya and flurry through one pinned guard
 //! (their fast path), the others through the map itself. A session does not outlive its batch,
 //! so deferred reclamation runs, and is paid for, inside the timed section. The operation streams
@@ -34,7 +34,7 @@
 mod common;
 
 use common::maps::{
-    key_of, value, Dict, Flurry, Hasher, Map, Papaya, Pinned, Scc, Session, StdMap,
+    key_of, value, Dict, Flurry, Hasher, Map, Papaya, Pinned, Scc, Session, StdMap, BATCH,
 };
 use common::timed_parallel;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -43,9 +43,6 @@ use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 const THREADS: [usize; 3] = [1, 2, 4];
-
-/// Operations per session: how long a thread keeps one guard where the map has guards.
-const BATCH: usize = 1024;
 
 /// Entries in a prefilled map, and the number of shared keys in `hot_keys`.
 const PREFILL: u64 = 1 << 16;
@@ -226,7 +223,7 @@ fn apply(session: &impl Session, op: Op) {
     }
 }
 
-/// Applies `ops` in sessions of [`BATCH`] operations.
+/// Applies `ops` in sessions of [`BATCH`](common::maps::BATCH) operations.
 fn run<M: Map>(map: &M, ops: &[Op]) {
     for batch in ops.chunks(BATCH) {
         let session = map.session();
@@ -312,7 +309,7 @@ impl OwnedStream {
     }
 }
 
-/// Inserts `entries`, all new, in sessions of [`BATCH`].
+/// Inserts `entries`, all new, in sessions of [`BATCH`](common::maps::BATCH).
 fn fill<M: Map>(map: &M, entries: &[(u64, u64)]) {
     let ops: Vec<Op> = entries.iter().map(|&(k, v)| Op::Insert(k, v)).collect();
     run(map, &ops);

@@ -7,6 +7,9 @@ use foldhash::fast::FixedState;
 use std::collections::HashMap;
 use std::sync::{Mutex, RwLock};
 
+/// Operations per session: how long a thread keeps one guard where the map has guards.
+pub(crate) const BATCH: usize = 1024;
+
 /// Every map's hasher.
 pub(crate) type Hasher = FixedState;
 

@@ -9,6 +9,7 @@
 
 pub(crate) mod bounded_queues;
 pub(crate) mod counters;
+pub(crate) mod gathers;
 pub(crate) mod maps;
 pub(crate) mod pools;
 pub(crate) mod queues;
