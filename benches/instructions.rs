@@ -10,7 +10,7 @@
 //!
 //! Output: one line per case, `instructions<TAB>case<TAB>competitor<TAB>per operation`, which
 //! the bench report reads. `instructions measure CASE COMPETITOR OPS` runs one case (what
-//! callgrind runs). Under `cargo test` every case runs natively with a few operations, which
+//! callgrind runs); `--list` lists the cases as criterion lists its benchmarks. Under `cargo test` every case runs natively with a few operations, which
 //! checks that each one computes the right thing.
 //!
 //! The competitors are the ones of the throughput benches, through the same traits
@@ -316,6 +316,13 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             };
             run(ops.parse().expect("OPS is a number"));
+        }
+        ["--list", ..] => {
+            for case in cases() {
+                for (competitor, _) in case.competitors {
+                    println!("{}/{competitor}: benchmark", case.name);
+                }
+            }
         }
         [.., "--bench"] | ["--bench", ..] => {
             if let Err(e) = measure_all() {
