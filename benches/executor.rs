@@ -3,8 +3,9 @@
 //! Competitors, every one with the same number of worker threads (the `BenchmarkId` parameter):
 //! ours (`submit` + `result`, and `map`), rayon (`ThreadPool::spawn` with a channel back, and
 //! `par_iter` for the map), the `threadpool` crate (`execute` with a channel back), tokio's
-//! `spawn_blocking` (blocking pool of a current-thread runtime), and `std::thread::scope` (no
-//! pool: the threads are spawned for each batch and pull task numbers from a shared counter).
+//! `spawn_blocking` (blocking pool of a current-thread runtime), and, as a baseline row,
+//! `std::thread::scope` (no pool and no task objects: the threads are spawned for each batch and
+//! pull task numbers from a shared counter).
 //!
 //! * `executor/submit/*`: [`SUBMITTED`] empty tasks, submitted all at once, then every result
 //!   collected; throughput in tasks, for each of [`WORKERS`] worker threads.

@@ -1,4 +1,6 @@
-//! `ProcessPoolExecutor` against `ThreadPoolExecutor` and against one process per task.
+//! `ProcessPoolExecutor` (`ours`) against one process per task (`spawn-per-task`), with our
+//! `ThreadPoolExecutor` as a baseline row (it runs the same function, without a process
+//! boundary).
 //!
 //! * `process_pool/latency/*`: one small task on an idle pool, from submission to its value in
 //!   hand; for `spawn-per-task`, starting this executable in one-shot mode, which computes the
@@ -40,16 +42,17 @@ fn latency(c: &mut Criterion) {
         .build()
         .unwrap();
     processes.submit(WORK, 0).unwrap().result(None).unwrap(); // start a worker
-    group.bench_function(BenchmarkId::new("latency/process-pool", WORKERS), |b| {
+    group.bench_function(BenchmarkId::new("latency/ours", WORKERS), |b| {
         b.iter(|| processes.submit(WORK, 7).unwrap().result(None).unwrap())
     });
     let threads = ThreadPoolExecutor::builder()
         .max_workers(WORKERS)
         .build()
         .unwrap();
-    group.bench_function(BenchmarkId::new("latency/thread-pool", WORKERS), |b| {
-        b.iter(|| threads.submit(|| work(7)).unwrap().result(None).unwrap())
-    });
+    group.bench_function(
+        BenchmarkId::new("latency/baseline: ThreadPoolExecutor", WORKERS),
+        |b| b.iter(|| threads.submit(|| work(7)).unwrap().result(None).unwrap()),
+    );
     let exe = std::env::current_exe().unwrap();
     group.bench_function(BenchmarkId::new("latency/spawn-per-task", WORKERS), |b| {
         b.iter(|| {
@@ -74,7 +77,7 @@ fn throughput(c: &mut Criterion) {
         .build()
         .unwrap();
     group.bench_with_input(
-        BenchmarkId::new("throughput/process-pool", WORKERS),
+        BenchmarkId::new("throughput/ours", WORKERS),
         &BATCH,
         |b, &n| {
             b.iter(|| {
@@ -92,7 +95,7 @@ fn throughput(c: &mut Criterion) {
         .build()
         .unwrap();
     group.bench_with_input(
-        BenchmarkId::new("throughput/thread-pool", WORKERS),
+        BenchmarkId::new("throughput/baseline: ThreadPoolExecutor", WORKERS),
         &BATCH,
         |b, &n| {
             b.iter(|| {

@@ -157,7 +157,7 @@ pub(crate) struct Scope(usize);
 
 impl Pool for Scope {
     fn name() -> &'static str {
-        "std::thread::scope"
+        "baseline: std::thread::scope"
     }
     fn new(workers: usize) -> Self {
         Self(workers)

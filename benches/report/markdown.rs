@@ -2,7 +2,7 @@
 //! instruction counts, and a table (with a plot) per workload.
 
 use crate::machine::Machine;
-use crate::results::{is_ours, Results, Workload};
+use crate::results::{is_ours, is_peer, Results, Workload};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::Duration;
@@ -92,8 +92,10 @@ impl Report<'_> {
              spin for a while). They count user-space instructions only: a system call (a futex \
              wake, a thread start) costs one instruction here and microseconds in the tables.\n\
              - *Ratio* is ours over the best peer at the same thread count, both as throughput: \
-             above 1 we lead, below 1 we trail. Every bench checks its results (loss, duplication, \
-             order, values), so a fast wrong answer fails the run instead of winning it.\n\n",
+             above 1 we lead, below 1 we trail. A `baseline: ` row is shown for scale and is \
+             never the best peer (scoped threads with no pool at all; our thread pool beside \
+             our process pool). Every bench checks its results (loss, duplication, order, \
+             values), so a fast wrong answer fails the run instead of winning it.\n\n",
         );
     }
 
@@ -169,7 +171,7 @@ impl Report<'_> {
                 .collect();
             let best_peer = rows
                 .iter()
-                .filter(|(c, _)| !is_ours(c))
+                .filter(|(c, _)| is_peer(c))
                 .map(|&(_, n)| n)
                 .min_by(f64::total_cmp);
             let _ = writeln!(
@@ -245,7 +247,7 @@ fn table(md: &mut String, workload: &Workload, latency: bool) {
     let threads: Vec<String> = workload
         .threads
         .iter()
-        .map(|t| format!("{t} threads"))
+        .map(|&t| format!("{t} thread{}", if t == 1 { "" } else { "s" }))
         .collect();
     let _ = writeln!(
         md,
@@ -264,7 +266,7 @@ fn table(md: &mut String, workload: &Workload, latency: bool) {
                 let value = if latency {
                     duration(1.0 / rate.per_second)
                 } else {
-                    format!("{:.3}", rate.per_second / 1e6)
+                    significant(rate.per_second / 1e6)
                 };
                 match workload.ratio_to_best_peer(competitor, t) {
                     Some(r) if is_ours(competitor) => format!("{value} ({})", ratio(r)),
@@ -281,6 +283,16 @@ fn emphasize(competitor: &str) -> String {
         format!("**{competitor}**")
     } else {
         competitor.to_string()
+    }
+}
+
+/// A number with about three significant digits.
+pub(crate) fn significant(x: f64) -> String {
+    match x {
+        x if x >= 100.0 => format!("{x:.0}"),
+        x if x >= 10.0 => format!("{x:.1}"),
+        x if x >= 1.0 => format!("{x:.2}"),
+        x => format!("{x:.3}"),
     }
 }
 
@@ -320,8 +332,9 @@ mod tests {
     fn a_table_marks_ours_with_its_ratio_and_a_missing_cell() {
         let mut md = String::new();
         table(&mut md, &workload(), false);
-        assert!(md.contains("| **ours** | 2.000 (0.50×) | 3.000 |"), "{md}");
-        assert!(md.contains("| peer | 4.000 | – |"), "{md}");
+        assert!(md.contains("| **ours** | 2.00 (0.50×) | 3.00 |"), "{md}");
+        assert!(md.contains("| peer | 4.00 | – |"), "{md}");
+        assert!(md.contains("| competitor | 1 thread | 2 threads |"), "{md}");
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub(crate) fn throughput_svg(path: &Path, title: &str, workload: &Workload) -> R
             .x_labels(workload.threads.len() + 4)
             .x_label_formatter(&thread_label)
             .y_labels(8)
-            .y_label_formatter(&|y| significant(10f64.powf(*y)))
+            .y_label_formatter(&|y| crate::markdown::significant(10f64.powf(*y)))
             .light_line_style(WHITE)
             .draw()?;
         for (i, competitor) in workload.competitors.iter().enumerate() {
@@ -88,13 +88,3 @@ const COLORS: [RGBColor; 10] = [
     RGBColor(127, 127, 127),
     RGBColor(0, 0, 0),
 ];
-
-/// A rate with about three significant digits.
-fn significant(y: f64) -> String {
-    match y {
-        y if y >= 100.0 => format!("{y:.0}"),
-        y if y >= 10.0 => format!("{y:.1}"),
-        y if y >= 1.0 => format!("{y:.2}"),
-        y => format!("{y:.3}"),
-    }
-}

@@ -36,7 +36,7 @@ impl Workload {
     pub(crate) fn best_peer(&self, threads: u32) -> Option<(&str, Rate)> {
         self.competitors
             .iter()
-            .filter(|c| !is_ours(c))
+            .filter(|c| is_peer(c))
             .filter_map(|c| Some((c.as_str(), self.rate(c, threads)?)))
             .max_by(|a, b| a.1.per_second.total_cmp(&b.1.per_second))
     }
@@ -62,6 +62,13 @@ impl Workload {
 /// Whether a competitor is this crate (`ours`, `ours/LockFree`, `AtomicInt64`…).
 pub(crate) fn is_ours(competitor: &str) -> bool {
     competitor == "ours" || competitor.starts_with("ours/") || competitor == "AtomicInt64"
+}
+
+/// Whether a competitor is another crate's (or std's) way of doing the same: neither ours nor a
+/// `baseline: ` row, which a bench shows for scale (no pool at all, our thread pool beside our
+/// process pool) but which does not do the same job.
+pub(crate) fn is_peer(competitor: &str) -> bool {
+    !is_ours(competitor) && !competitor.starts_with("baseline: ")
 }
 
 /// Workloads by `(family, workload)`.
@@ -221,6 +228,7 @@ mod tests {
         write(&home, "b", &bench("pairs/peer", 2, 2), 50.0);
         write(&home, "c", &bench("pairs/slow peer", 2, 2), 400.0);
         write(&home, "d", &bench("pairs/peer", 4, 4), 100.0);
+        write(&home, "e", &bench("pairs/baseline: no queue", 2, 2), 1.0);
         let order = ["queue/pairs/ours/LockFree/2".to_string()];
         let results = load(&home, &order).unwrap();
         std::fs::remove_dir_all(&home).unwrap();
