@@ -47,7 +47,8 @@ use crate::unwind::drop_deferred;
 use std::fmt::Debug;
 
 /// The reclaimer structures use unless told otherwise: [`Epoch`], which measured faster than
-/// [`HazardPointers`] on every operation of `benches/atomics.rs` (see `docs/ARCHITECTURE.md`).
+/// [`HazardPointers`] on every read and uncontended write of `benches/atomics.rs` (see
+/// `docs/BENCHMARKS.md`).
 pub type DefaultReclaimer = Epoch;
 
 /// How many pointers one guard can hold protected at once (slots `0..MAX_SLOTS`).
