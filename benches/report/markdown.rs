@@ -85,8 +85,9 @@ impl Report<'_> {
              work; a short run per benchmark (the settings above) keeps the whole report within \
              ten minutes. Differences under about 20% between two rows are within what a rerun \
              moves, and every thread count above two oversubscribes the cores on purpose (there a \
-             preempted lock holder or a spinning waiter shows). The 95% interval of each figure is \
-             in criterion's output (`target/bench-report/criterion`).\n\
+             preempted lock holder or a spinning waiter shows). Each figure carries half its 95% \
+             confidence interval, relative (`±`); criterion's full output is in \
+             `target/bench-report/criterion`.\n\
              - **Instruction counts are not.** Counted by callgrind on one thread, they repeat to \
              the instruction between runs (the thread pools within a few percent: their idle workers \
              spin for a while). They count user-space instructions only: a system call (a futex \
@@ -268,6 +269,9 @@ fn table(md: &mut String, workload: &Workload, latency: bool) {
                 } else {
                     significant(rate.per_second / 1e6)
                 };
+                // Half the 95% interval, relative: how far a rerun may move this figure.
+                let spread = (rate.high - rate.low) / 2.0 / rate.per_second * 100.0;
+                let value = format!("{value} ±{spread:.0}%");
                 match workload.ratio_to_best_peer(competitor, t) {
                     Some(r) if is_ours(competitor) => format!("{value} ({})", ratio(r)),
                     _ => value,
@@ -322,7 +326,14 @@ mod tests {
         };
         w.competitors = vec!["ours".into(), "peer".into()];
         w.threads = vec![1, 2];
-        w.rates.insert(("ours".into(), 1), rate(2e6));
+        w.rates.insert(
+            ("ours".into(), 1),
+            Rate {
+                per_second: 2e6,
+                low: 1.8e6,
+                high: 2.2e6,
+            },
+        );
         w.rates.insert(("peer".into(), 1), rate(4e6));
         w.rates.insert(("ours".into(), 2), rate(3e6));
         w
@@ -332,8 +343,11 @@ mod tests {
     fn a_table_marks_ours_with_its_ratio_and_a_missing_cell() {
         let mut md = String::new();
         table(&mut md, &workload(), false);
-        assert!(md.contains("| **ours** | 2.00 (0.50×) | 3.00 |"), "{md}");
-        assert!(md.contains("| peer | 4.00 | – |"), "{md}");
+        assert!(
+            md.contains("| **ours** | 2.00 ±10% (0.50×) | 3.00 ±0% |"),
+            "{md}"
+        );
+        assert!(md.contains("| peer | 4.00 ±0% | – |"), "{md}");
         assert!(md.contains("| competitor | 1 thread | 2 threads |"), "{md}");
     }
 
@@ -341,7 +355,7 @@ mod tests {
     fn latency_is_shown_as_time() {
         let mut md = String::new();
         table(&mut md, &workload(), true);
-        assert!(md.contains("| **ours** | 500 ns (0.50×) |"), "{md}");
+        assert!(md.contains("| **ours** | 500 ns ±10% (0.50×) |"), "{md}");
         assert_eq!(duration(2.5e-3), "2.50 ms");
         assert_eq!(duration(4.56e-5), "45.60 µs");
     }
