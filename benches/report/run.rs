@@ -111,13 +111,47 @@ pub(crate) fn count(exe: &Path, filter: &[String]) -> Result<u64, String> {
         .count() as u64)
 }
 
-/// What a criterion executable printed besides its results.
+/// What a criterion executable printed, read line by line.
 #[derive(Debug, Default)]
 pub(crate) struct Printed {
     /// Benchmark ids in the order they finished.
     pub(crate) ids: Vec<String>,
     /// Lines that are neither a result nor part of one (a bench's own figures).
     pub(crate) notes: Vec<String>,
+    previous: String,
+}
+
+impl Printed {
+    /// Reads one line of output; returns the id of the benchmark it finishes, if it does.
+    fn read(&mut self, line: &str) -> Option<&str> {
+        let indented = line.starts_with(char::is_whitespace);
+        let finished = match line.split_once("time:") {
+            // `id  time: [...]`, or the id alone on the line before when it is long.
+            Some((head, _)) => {
+                let id = if indented { &self.previous } else { head };
+                self.ids.push(id.trim().to_string());
+                true
+            }
+            None => {
+                if !indented && line.contains(": ") {
+                    self.notes.push(line.to_string());
+                }
+                false
+            }
+        };
+        self.previous = line.to_string();
+        finished
+            .then(|| self.ids.last().map(String::as_str))
+            .flatten()
+    }
+
+    /// The notes without the long ids that stood alone on their line (they may hold ": ").
+    fn finish(mut self) -> Self {
+        let ids = &self.ids;
+        self.notes
+            .retain(|note| !ids.iter().any(|id| id == note.trim()));
+        self
+    }
 }
 
 /// Runs a criterion executable in bench mode with `args`, its results in `criterion_home`;
@@ -129,20 +163,12 @@ pub(crate) fn criterion(
     progress: &Progress,
 ) -> Result<Printed, String> {
     let mut printed = Printed::default();
-    let mut previous = String::new();
     run_streaming(exe, args, criterion_home, |line| {
-        let indented = line.starts_with(char::is_whitespace);
-        if let Some((head, _)) = line.split_once("time:") {
-            // `id  time: [...]`, or the id alone on the line before when it is long.
-            let id = if indented { &previous } else { head }.trim().to_string();
-            progress.step(&id);
-            printed.ids.push(id);
-        } else if !indented && line.contains(": ") {
-            printed.notes.push(line.to_string());
+        if let Some(id) = printed.read(line) {
+            progress.step(id);
         }
-        previous = line.to_string();
     })?;
-    Ok(printed)
+    Ok(printed.finish())
 }
 
 /// Runs `exe args` with its standard output read line by line (standard error kept in a file
@@ -182,4 +208,38 @@ pub(crate) fn run_streaming(
         args.join(" "),
         tail.into_iter().rev().collect::<Vec<_>>().join("\n")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_ids_short_and_long_and_the_bench_notes() {
+        let output = "\
+queue/spsc/flume/2      time:   [81.5 ns 82.0 ns 83.1 ns]
+                        thrpt:  [12.0 Melem/s 12.2 Melem/s 12.3 Melem/s]
+process_pool/latency/baseline: ThreadPoolExecutor/2
+                        time:   [46.0 µs 46.3 µs 46.9 µs]
+executor/idle_cpu/ours: 0ns of CPU in 1.0s idle
+";
+        let mut printed = Printed::default();
+        let finished: Vec<String> = output
+            .lines()
+            .filter_map(|l| printed.read(l).map(String::from))
+            .collect();
+        let printed = printed.finish();
+        assert_eq!(
+            finished,
+            [
+                "queue/spsc/flume/2",
+                "process_pool/latency/baseline: ThreadPoolExecutor/2"
+            ]
+        );
+        assert_eq!(printed.ids, finished);
+        assert_eq!(
+            printed.notes,
+            ["executor/idle_cpu/ours: 0ns of CPU in 1.0s idle"]
+        );
+    }
 }
