@@ -18,7 +18,8 @@
 
 mod common;
 
-use common::bounded_queues::{Bounded, CrossbeamChannel, Flume, LockedDeque, StdSyncChannel};
+use common::bounded_queues::{Bounded, LockedDeque, StdSyncChannel};
+use common::channels::{CrossbeamChannel, FlumeChannel};
 use common::{timed_parallel, Tally, SEQ_BITS, SEQ_MASK};
 use concurrency::StdConcurrentQueue;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -71,7 +72,7 @@ criterion_group! {
     targets =
         bench_bounded::<StdConcurrentQueue<u64>>,
         bench_bounded::<CrossbeamChannel>,
-        bench_bounded::<Flume>,
+        bench_bounded::<FlumeChannel>,
         bench_bounded::<StdSyncChannel>,
         bench_bounded::<LockedDeque>,
 }

@@ -19,6 +19,7 @@
 mod common;
 
 use common::bounded_queues::{self, Bounded};
+use common::channels;
 use common::counters::Counter;
 use common::gathers::{self, Gather};
 use common::maps::{self, Map, Session};
@@ -73,9 +74,9 @@ fn cases() -> Vec<Case> {
                 queue::<queues::Ours<false>>(),
                 queue::<crossbeam_queue::SegQueue<u64>>(),
                 queue::<concurrent_queue::ConcurrentQueue<u64>>(),
-                queue::<queues::CrossbeamChannel>(),
+                queue::<channels::CrossbeamChannel>(),
                 queue::<queues::StdMpsc>(),
-                queue::<queues::Flume>(),
+                queue::<channels::FlumeChannel>(),
                 queue::<queues::LockedDeque>(),
             ],
         ),
@@ -85,8 +86,8 @@ fn cases() -> Vec<Case> {
             10_000,
             vec![
                 bounded::<concurrency::StdConcurrentQueue<u64>>(),
-                bounded::<bounded_queues::CrossbeamChannel>(),
-                bounded::<bounded_queues::Flume>(),
+                bounded::<channels::CrossbeamChannel>(),
+                bounded::<channels::FlumeChannel>(),
                 bounded::<bounded_queues::StdSyncChannel>(),
                 bounded::<bounded_queues::LockedDeque>(),
             ],

@@ -22,7 +22,8 @@
 
 mod common;
 
-use common::queues::{CrossbeamChannel, Flume, LockedDeque, Ours, Queue, StdMpsc};
+use common::channels::{CrossbeamChannel, FlumeChannel};
+use common::queues::{LockedDeque, Ours, Queue, StdMpsc};
 use common::{timed_parallel, Backoff, Tally, SEQ_BITS, SEQ_MASK};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use crossbeam_queue::SegQueue;
@@ -179,7 +180,7 @@ criterion_group! {
         bench_queue::<concurrent_queue::ConcurrentQueue<u64>>,
         bench_queue::<CrossbeamChannel>,
         bench_queue::<StdMpsc>,
-        bench_queue::<Flume>,
+        bench_queue::<FlumeChannel>,
         bench_queue::<LockedDeque>,
 }
 criterion_main!(queue);

@@ -1,6 +1,7 @@
 //! Bounded blocking queues: ours (`StdConcurrentQueue`), crossbeam-channel, flume, std
 //! `sync_channel` and `Mutex<VecDeque>` with two `Condvar`s, behind one trait.
 
+use super::channels::{Channel, Flavor};
 use concurrency::StdConcurrentQueue;
 use std::collections::VecDeque;
 use std::sync::{mpsc, Condvar, Mutex};
@@ -32,47 +33,18 @@ impl Bounded for StdConcurrentQueue<u64> {
     }
 }
 
-/// crossbeam-channel's bounded channel; both halves are `Sync` and shared by every thread.
-pub(crate) struct CrossbeamChannel {
-    tx: crossbeam_channel::Sender<u64>,
-    rx: crossbeam_channel::Receiver<u64>,
-}
-
-impl Bounded for CrossbeamChannel {
+impl<F: Flavor> Bounded for Channel<F> {
     fn name() -> String {
-        "crossbeam-channel".into()
+        F::NAME.into()
     }
     fn new() -> Self {
-        let (tx, rx) = crossbeam_channel::bounded(CAPACITY);
-        Self { tx, rx }
+        Channel::bounded(CAPACITY)
     }
     fn put(&self, v: u64) {
-        self.tx.send(v).expect("channel disconnected");
+        self.send(v);
     }
     fn get(&self) -> u64 {
-        self.rx.recv().expect("channel disconnected")
-    }
-}
-
-/// flume's bounded channel; both halves are `Sync` and shared by every thread.
-pub(crate) struct Flume {
-    tx: flume::Sender<u64>,
-    rx: flume::Receiver<u64>,
-}
-
-impl Bounded for Flume {
-    fn name() -> String {
-        "flume".into()
-    }
-    fn new() -> Self {
-        let (tx, rx) = flume::bounded(CAPACITY);
-        Self { tx, rx }
-    }
-    fn put(&self, v: u64) {
-        self.tx.send(v).expect("channel disconnected");
-    }
-    fn get(&self) -> u64 {
-        self.rx.recv().expect("channel disconnected")
+        self.recv()
     }
 }
 

@@ -8,6 +8,7 @@
 )]
 
 pub(crate) mod bounded_queues;
+pub(crate) mod channels;
 pub(crate) mod counters;
 pub(crate) mod gathers;
 pub(crate) mod maps;

@@ -1,6 +1,7 @@
 //! Unbounded MPMC queues: ours in both modes, crossbeam's `SegQueue`, concurrent-queue,
 //! crossbeam-channel, std `mpsc`, flume and `Mutex<VecDeque>` + `Condvar`, behind one trait.
 
+use super::channels::{Channel, Flavor};
 use concurrency::{ConcurrentQueue, PopError};
 use crossbeam_queue::SegQueue;
 use std::collections::VecDeque;
@@ -79,30 +80,22 @@ impl Queue for concurrent_queue::ConcurrentQueue<u64> {
     }
 }
 
-/// crossbeam-channel's unbounded channel. Both halves are `Sync`, so every thread shares the one
-/// pair, as with the queues.
-pub(crate) struct CrossbeamChannel {
-    tx: crossbeam_channel::Sender<u64>,
-    rx: crossbeam_channel::Receiver<u64>,
-}
-
-impl Queue for CrossbeamChannel {
+impl<F: Flavor> Queue for Channel<F> {
     const BLOCKS: bool = true;
     fn name() -> String {
-        "crossbeam-channel".into()
+        F::NAME.into()
     }
     fn new() -> Self {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        Self { tx, rx }
+        Channel::unbounded()
     }
     fn push(&self, v: u64) {
-        self.tx.send(v).expect("channel disconnected");
+        self.send(v);
     }
     fn try_pop(&self) -> Option<u64> {
-        self.rx.try_recv().ok()
+        self.try_recv()
     }
     fn pop_wait(&self) -> u64 {
-        self.rx.recv().expect("channel disconnected")
+        self.recv()
     }
 }
 
@@ -141,33 +134,6 @@ impl Queue for StdMpsc {
             .unwrap()
             .recv()
             .expect("channel disconnected")
-    }
-}
-
-/// flume's unbounded channel (default features off: no async, no select). Both halves are
-/// `Sync`, so every thread shares the one pair.
-pub(crate) struct Flume {
-    tx: flume::Sender<u64>,
-    rx: flume::Receiver<u64>,
-}
-
-impl Queue for Flume {
-    const BLOCKS: bool = true;
-    fn name() -> String {
-        "flume".into()
-    }
-    fn new() -> Self {
-        let (tx, rx) = flume::unbounded();
-        Self { tx, rx }
-    }
-    fn push(&self, v: u64) {
-        self.tx.send(v).expect("channel disconnected");
-    }
-    fn try_pop(&self) -> Option<u64> {
-        self.rx.try_recv().ok()
-    }
-    fn pop_wait(&self) -> u64 {
-        self.rx.recv().expect("channel disconnected")
     }
 }
 
