@@ -40,52 +40,47 @@ impl<F: Flavor> Channel<F> {
     }
 }
 
-pub(crate) enum Crossbeam {}
+/// A [`Flavor`] for a crate whose channel module has crossbeam-channel's API (flume copies it).
+macro_rules! flavor {
+    ($(#[$doc:meta])* $flavor:ident, $name:literal, $krate:ident) => {
+        $(#[$doc])*
+        pub(crate) enum $flavor {}
 
-impl Flavor for Crossbeam {
-    const NAME: &'static str = "crossbeam-channel";
-    type Tx = crossbeam_channel::Sender<u64>;
-    type Rx = crossbeam_channel::Receiver<u64>;
-    fn unbounded() -> (Self::Tx, Self::Rx) {
-        crossbeam_channel::unbounded()
-    }
-    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
-        crossbeam_channel::bounded(capacity)
-    }
-    fn send(tx: &Self::Tx, v: u64) {
-        tx.send(v).expect("channel disconnected");
-    }
-    fn try_recv(rx: &Self::Rx) -> Option<u64> {
-        rx.try_recv().ok()
-    }
-    fn recv(rx: &Self::Rx) -> u64 {
-        rx.recv().expect("channel disconnected")
-    }
+        impl Flavor for $flavor {
+            const NAME: &'static str = $name;
+            type Tx = $krate::Sender<u64>;
+            type Rx = $krate::Receiver<u64>;
+            fn unbounded() -> (Self::Tx, Self::Rx) {
+                $krate::unbounded()
+            }
+            fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
+                $krate::bounded(capacity)
+            }
+            fn send(tx: &Self::Tx, v: u64) {
+                tx.send(v).expect("channel disconnected");
+            }
+            fn try_recv(rx: &Self::Rx) -> Option<u64> {
+                rx.try_recv().ok()
+            }
+            fn recv(rx: &Self::Rx) -> u64 {
+                rx.recv().expect("channel disconnected")
+            }
+        }
+    };
 }
 
-/// flume with default features off: no async, no select.
-pub(crate) enum Flume {}
-
-impl Flavor for Flume {
-    const NAME: &'static str = "flume";
-    type Tx = flume::Sender<u64>;
-    type Rx = flume::Receiver<u64>;
-    fn unbounded() -> (Self::Tx, Self::Rx) {
-        flume::unbounded()
-    }
-    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
-        flume::bounded(capacity)
-    }
-    fn send(tx: &Self::Tx, v: u64) {
-        tx.send(v).expect("channel disconnected");
-    }
-    fn try_recv(rx: &Self::Rx) -> Option<u64> {
-        rx.try_recv().ok()
-    }
-    fn recv(rx: &Self::Rx) -> u64 {
-        rx.recv().expect("channel disconnected")
-    }
-}
+flavor!(
+    /// crossbeam-channel.
+    Crossbeam,
+    "crossbeam-channel",
+    crossbeam_channel
+);
+flavor!(
+    /// flume with default features off: no async, no select.
+    Flume,
+    "flume",
+    flume
+);
 
 pub(crate) type CrossbeamChannel = Channel<Crossbeam>;
 pub(crate) type FlumeChannel = Channel<Flume>;
