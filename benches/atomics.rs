@@ -1,6 +1,9 @@
 //! Atomics against their peers.
 //!
 //! * `int64/*`: [`AtomicInt64`] against std's `AtomicI64` (`incr`, `add`, and the CAS-loop `mul`).
+//! * `flag/*`: [`AtomicFlag`] against std's `AtomicBool`: `get` (every thread reads a set flag,
+//!   and every read must see it set) and `set` (every thread writes, then the last write must be
+//!   read back).
 //! * `reference/*`: [`AtomicReference`] on epochs and on hazard pointers against `arc-swap`
 //!   (`load_full`, `load`, `swap`, `compare_and_swap`) and `RwLock<Arc<T>>`.
 //!
@@ -12,14 +15,14 @@
 mod common;
 
 use arc_swap::ArcSwap;
-use common::counters::Counter;
+use common::counters::{Counter, Flag};
 use common::references::{Payload, SharedRef};
 use common::timed_parallel;
 use concurrency::reclaim::{Epoch, HazardPointers};
-use concurrency::{AtomicInt64, AtomicReference};
+use concurrency::{AtomicFlag, AtomicInt64, AtomicReference};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicBool, AtomicI64};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -85,6 +88,48 @@ fn bench_counter<C: Counter>(c: &mut Criterion) {
                         -1
                     };
                     assert_eq!(counter.get(), expected, "lost multiplications");
+                    time
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+fn bench_flag<F: Flag>(c: &mut Criterion) {
+    let mut group = c.benchmark_group("flag");
+    for threads in THREADS {
+        group.throughput(Throughput::Elements(threads as u64));
+        group.bench_with_input(
+            BenchmarkId::new(format!("get/{}", F::NAME), threads),
+            &threads,
+            |b, &threads| {
+                b.iter_custom(|iters| {
+                    let flag = F::default();
+                    flag.set(true);
+                    let (time, seen) = timed_parallel(threads, |_, _| {
+                        (0..iters).filter(|_| black_box(&flag).get()).count() as u64
+                    });
+                    assert_eq!(
+                        seen.iter().sum::<u64>(),
+                        threads as u64 * iters,
+                        "unset read"
+                    );
+                    time
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new(format!("set/{}", F::NAME), threads),
+            &threads,
+            |b, &threads| {
+                b.iter_custom(|iters| {
+                    let flag = F::default();
+                    let time = timed(threads, iters, |t, n| {
+                        (0..n).for_each(|i| black_box(&flag).set((i + t as u64) % 2 == 0))
+                    });
+                    flag.set(true);
+                    assert!(flag.get(), "the last write is not read back");
                     time
                 })
             },
@@ -180,6 +225,8 @@ criterion_group! {
     targets =
         bench_counter::<AtomicInt64>,
         bench_counter::<AtomicI64>,
+        bench_flag::<AtomicFlag>,
+        bench_flag::<AtomicBool>,
         bench_reference::<AtomicReference<Payload, Epoch>>,
         bench_reference::<AtomicReference<Payload, HazardPointers>>,
         bench_reference::<ArcSwap<Payload>>,

@@ -10,8 +10,9 @@
 //!
 //! Output: one line per case, `instructions<TAB>case<TAB>competitor<TAB>per operation`, which
 //! the bench report reads. `instructions measure CASE COMPETITOR OPS` runs one case (what
-//! callgrind runs); `--list` lists the cases as criterion lists its benchmarks. Under `cargo test` every case runs natively with a few operations, which
-//! checks that each one computes the right thing.
+//! callgrind runs); `--list` lists the cases as criterion lists its benchmarks. Under
+//! `cargo test` every case runs natively with a few operations, which checks that each one
+//! computes the right thing.
 //!
 //! The competitors are the ones of the throughput benches, through the same traits
 //! (`benches/common`), each on its fast path.
@@ -20,7 +21,7 @@ mod common;
 
 use common::bounded_queues::{self, Bounded};
 use common::channels;
-use common::counters::Counter;
+use common::counters::{Counter, Flag};
 use common::gathers::{self, Gather};
 use common::maps::{self, Map, Session};
 use common::pools::{self, Pool};
@@ -61,6 +62,15 @@ fn cases() -> Vec<Case> {
             vec![
                 counter::<concurrency::AtomicInt64>(),
                 counter::<std::sync::atomic::AtomicI64>(),
+            ],
+        ),
+        case(
+            "flag_set_get",
+            1_000,
+            10_000,
+            vec![
+                flag::<concurrency::AtomicFlag>(),
+                flag::<std::sync::atomic::AtomicBool>(),
             ],
         ),
         case("reference_get", 1_000, 10_000, references(false)),
@@ -126,6 +136,17 @@ fn counter<C: Counter>() -> Competitor {
         assert_eq!(counter.get(), n as i64, "increments lost");
     }
     (C::NAME.into(), run::<C>)
+}
+
+fn flag<F: Flag>() -> Competitor {
+    fn run<F: Flag>(n: u64) {
+        let flag = F::default();
+        for i in 0..n {
+            black_box(&flag).set(i % 2 == 0);
+            assert_eq!(flag.get(), i % 2 == 0, "the write is not read back");
+        }
+    }
+    (F::NAME.into(), run::<F>)
 }
 
 fn references(borrowed: bool) -> Vec<Competitor> {

@@ -1,7 +1,7 @@
-//! Shared 64-bit integers: ours and std's, behind one trait.
+//! Shared 64-bit integers and flags: ours and std's, behind one trait each.
 
-use concurrency::AtomicInt64;
-use std::sync::atomic::{AtomicI64, Ordering::SeqCst};
+use concurrency::{AtomicFlag, AtomicInt64};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::SeqCst};
 
 /// A shared 64-bit integer.
 pub(crate) trait Counter: Default + Sync {
@@ -40,6 +40,34 @@ impl Counter for AtomicI64 {
         let _ = self.fetch_update(SeqCst, SeqCst, |x| Some(x.wrapping_mul(v)));
     }
     fn get(&self) -> i64 {
+        self.load(SeqCst)
+    }
+}
+
+/// A shared boolean.
+pub(crate) trait Flag: Default + Sync {
+    const NAME: &'static str;
+    fn set(&self, v: bool);
+    fn get(&self) -> bool;
+}
+
+impl Flag for AtomicFlag {
+    const NAME: &'static str = "AtomicFlag";
+    fn set(&self, v: bool) {
+        AtomicFlag::set(self, v);
+    }
+    fn get(&self) -> bool {
+        AtomicFlag::get(self)
+    }
+}
+
+/// std's flag with ours' orderings: `SeqCst` stores and loads.
+impl Flag for AtomicBool {
+    const NAME: &'static str = "std AtomicBool";
+    fn set(&self, v: bool) {
+        self.store(v, SeqCst);
+    }
+    fn get(&self) -> bool {
         self.load(SeqCst)
     }
 }

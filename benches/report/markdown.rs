@@ -8,8 +8,9 @@ use std::fmt::Write;
 use std::time::Duration;
 
 /// The benches' families in report order: id, title, bench file, what the workloads do.
-const FAMILIES: [(&str, &str, &str, &str); 8] = [
+const FAMILIES: [(&str, &str, &str, &str); 9] = [
     ("int64", "AtomicInt64", "atomics.rs", "`incr`/`add` on one shared counter (`mul` is a CAS loop), against std's `AtomicI64`."),
+    ("flag", "AtomicFlag", "atomics.rs", "`get` (every thread reads a set flag) and `set` (every thread writes) on one shared flag, against std's `AtomicBool` with the same `SeqCst` orderings."),
     ("reference", "AtomicReference", "atomics.rs", "`get` (an owned `Arc`), `load` (a borrowed read), `swap`, `cas` and a 90% read mix on one shared reference, against arc-swap (`load_full` for `get`, `load` for `load`) and `RwLock<Arc>`."),
     ("queue", "ConcurrentQueue", "queue.rs", "Unbounded queues: `spsc` (a polling consumer), `spsc_blocking` (a sleeping consumer), `mpmc` (half the threads produce) and `pairs` (every thread pushes then pops); every item checked for loss, duplication and per-producer order."),
     ("bounded_queue", "StdConcurrentQueue", "bounded_queue.rs", "Bounded at 64 items, blocking put and get, half the threads produce; every item checked."),

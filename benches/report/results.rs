@@ -59,9 +59,9 @@ impl Workload {
     }
 }
 
-/// Whether a competitor is this crate (`ours`, `ours/LockFree`, `AtomicInt64`…).
+/// Whether a competitor is this crate: `ours`, `ours/<variant>`, or an atomic by its type name.
 pub(crate) fn is_ours(competitor: &str) -> bool {
-    competitor == "ours" || competitor.starts_with("ours/") || competitor == "AtomicInt64"
+    matches!(competitor, "ours" | "AtomicInt64" | "AtomicFlag") || competitor.starts_with("ours/")
 }
 
 /// Whether a competitor is another crate's (or std's) way of doing the same: neither ours nor a
