@@ -28,7 +28,11 @@
 //! come from a seeded SplitMix64 per thread and are built before the clock starts, the same
 //! streams for every map. Threads are released together by a `Barrier` and only the parallel
 //! section is timed (`iter_custom`); the thread count is the `BenchmarkId` parameter and the
-//! throughput is operations across all threads. Four threads oversubscribe the two-core bench
+//! throughput is operations across all threads. One criterion iteration is a whole session per
+//! thread: each sample builds and prefills a fresh map (untimed), and criterion sizes its samples
+//! from wall time, so with one operation per iteration a short run measured a few dozen
+//! operations on a map just built (0.34 M gets/s with 0.9 s samples against 1.6 M with 3 s,
+//! for ours; the sharded maps barely moved). Four threads oversubscribe the two-core bench
 //! machine on purpose: there a preempted lock holder stalls every thread that needs its lock.
 
 mod common;
@@ -374,15 +378,19 @@ fn bench_dict<M: Map>(c: &mut Criterion) {
     for (w, workload) in WORKLOADS.iter().enumerate() {
         for threads in THREADS {
             let seed = (w as u64) << 32 | (threads as u64) << 16;
-            group.throughput(Throughput::Elements(threads as u64));
+            // One criterion iteration is one session of `BATCH` operations per thread.
+            let per_iteration = BATCH as u64;
+            group.throughput(Throughput::Elements(threads as u64 * per_iteration));
             let id = BenchmarkId::new(format!("{}/{name}", workload.name), threads);
             group.bench_with_input(id, &threads, |b, &threads| match workload.keys {
-                Keys::Owned { prefill } => {
-                    b.iter_custom(|iters| owned::<M>(workload.mix, prefill, threads, iters, seed))
-                }
+                Keys::Owned { prefill } => b.iter_custom(|iters| {
+                    owned::<M>(workload.mix, prefill, threads, iters * per_iteration, seed)
+                }),
                 Keys::Hot => {
                     let map = hot_map::<M>();
-                    b.iter_custom(|iters| hot(&map, workload.mix, threads, iters, seed))
+                    b.iter_custom(|iters| {
+                        hot(&map, workload.mix, threads, iters * per_iteration, seed)
+                    })
                 }
             });
         }

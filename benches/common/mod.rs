@@ -22,8 +22,12 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 /// Runs `op(thread, failed)` on `threads` threads released together; returns the wall time of
-/// the parallel section alone and every thread's result, in thread order. `failed` is raised when
-/// a thread panics, so that pollers waiting for its items give up instead of spinning forever.
+/// the parallel section alone and every thread's result, in thread order. The section runs from
+/// the first thread's start of `op` to the last thread's return from it, not to the join: a thread's exit (its
+/// thread-locals' destructors, such as an epoch collector's flush) is not part of any
+/// competitor's operation, and timing it once per sample would add a fixed cost that weighs on
+/// short samples. `failed` is raised when a thread panics, so that pollers waiting for its
+/// items give up instead of spinning forever.
 pub(crate) fn timed_parallel<R: Send>(
     threads: usize,
     op: impl Fn(usize, &AtomicBool) -> R + Sync,
@@ -37,17 +41,29 @@ pub(crate) fn timed_parallel<R: Send>(
                 s.spawn(move || {
                     let _flag = RaiseOnPanic(failed);
                     barrier.wait();
-                    op(t, failed)
+                    let start = Instant::now();
+                    let result = op(t, failed);
+                    (result, start, Instant::now())
                 })
             })
             .collect();
         barrier.wait();
-        let start = Instant::now();
-        let results: Vec<R> = handles
+        let (mut first_start, mut last_end) = (None::<Instant>, None::<Instant>);
+        let results = handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .map(|h| {
+                let (result, start, end) =
+                    h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                first_start = Some(first_start.map_or(start, |s| s.min(start)));
+                last_end = Some(last_end.map_or(end, |e| e.max(end)));
+                result
+            })
             .collect();
-        (start.elapsed(), results)
+        let time = match (first_start, last_end) {
+            (Some(start), Some(end)) => end - start,
+            _ => Duration::ZERO,
+        };
+        (time, results)
     })
 }
 

@@ -84,14 +84,11 @@ impl Report<'_> {
             "\n## How to read this\n\n\
              - **Throughput tables are noise-prone.** They come from two cores shared with other \
              work; a short run per benchmark (the settings above) keeps the whole report within \
-             ten minutes. Between two runs of this report in development, half of our ratios moved \
-             by less than 1.35×, a quarter by more than 2×, and a few by up to 12× (our dict and \
-             queues, whose own spread within a run is ±25–50%); two of 81 changed side (lead to \
-             trail), both near par. Read the direction and the order of magnitude, not the \
-             digits, and distrust a figure with a wide `±`. Every thread count above two \
-             oversubscribes the cores on purpose (there a preempted lock holder or a spinning \
-             waiter shows). Each figure carries half its 95% \
-             confidence interval, relative (`±`); criterion's full output is in \
+             ten minutes. Ratios move between runs: most by tens of percent, contended workloads \
+             and our dict by 2× or more; a wide `±` (half the 95% interval within this run) marks \
+             such a figure. Read the direction and the order of magnitude, not the digits. \
+             Every thread count above two oversubscribes the cores on purpose (there a preempted \
+             lock holder or a spinning waiter shows). Criterion's full output is in \
              `target/bench-report/criterion`.\n\
              - **Instruction counts are not.** Counted by callgrind on one thread, they repeat to \
              the instruction between runs (the thread pools within a few percent: their idle workers \
