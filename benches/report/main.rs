@@ -207,7 +207,7 @@ fn report(cli: &Cli) -> Result<PathBuf, String> {
 
     let results = results::load(&criterion_home, &ids)?;
     let plot_dir = out.join("benchmarks");
-    std::fs::create_dir_all(&plot_dir).map_err(|e| format!("{}: {e}", plot_dir.display()))?;
+    clear_plots(&plot_dir)?;
     let mut plots = BTreeMap::new();
     for ((family, name), workload) in &results {
         if workload.threads.len() < 2 {
@@ -240,6 +240,19 @@ fn report(cli: &Cli) -> Result<PathBuf, String> {
         );
     }
     Ok(path)
+}
+
+/// An empty `dir` for this run's plots: a workload that no longer exists leaves no stale SVG.
+fn clear_plots(dir: &Path) -> Result<(), String> {
+    let failed = |e: std::io::Error| format!("{}: {e}", dir.display());
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    for entry in std::fs::read_dir(dir).map_err(failed)? {
+        let path = entry.map_err(failed)?.path();
+        if path.extension().is_some_and(|e| e == "svg") {
+            std::fs::remove_file(&path).map_err(failed)?;
+        }
+    }
+    Ok(())
 }
 
 /// Cargo's target directory for this crate.
