@@ -48,22 +48,17 @@ pub(crate) fn timed_parallel<R: Send>(
             })
             .collect();
         barrier.wait();
-        let (mut first_start, mut last_end) = (None::<Instant>, None::<Instant>);
-        let results = handles
+        let finished: Vec<(R, Instant, Instant)> = handles
             .into_iter()
-            .map(|h| {
-                let (result, start, end) =
-                    h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-                first_start = Some(first_start.map_or(start, |s| s.min(start)));
-                last_end = Some(last_end.map_or(end, |e| e.max(end)));
-                result
-            })
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect();
+        let first_start = finished.iter().map(|&(_, start, _)| start).min();
+        let last_end = finished.iter().map(|&(_, _, end)| end).max();
         let time = match (first_start, last_end) {
             (Some(start), Some(end)) => end - start,
             _ => Duration::ZERO,
         };
-        (time, results)
+        (time, finished.into_iter().map(|(r, ..)| r).collect())
     })
 }
 

@@ -39,8 +39,8 @@ fn qsize_never_exceeds_maxsize_under_contention() {
     let stop = AtomicBool::new(false);
     thread::scope(|s| {
         s.spawn(|| {
+            // Relaxed: a stop flag; it publishes nothing, so it pairs with nothing.
             while !stop.load(Ordering::Relaxed) {
-                // a stop flag; publishes nothing
                 assert!(q.qsize() <= maxsize, "qsize {} > maxsize", q.qsize());
                 thread::yield_now();
             }
