@@ -80,8 +80,9 @@ fn cases() -> Vec<Case> {
             1_000,
             10_000,
             vec![
-                queue::<queues::Ours<true>>(),
-                queue::<queues::Ours<false>>(),
+                queue::<queues::Ours<{ common::SEGMENTED }>>(),
+                queue::<queues::Ours<{ common::LOCK_FREE }>>(),
+                queue::<queues::Ours<{ common::LOCKED }>>(),
                 queue::<crossbeam_queue::SegQueue<u64>>(),
                 queue::<concurrent_queue::ConcurrentQueue<u64>>(),
                 queue::<channels::CrossbeamChannel>(),

@@ -1,6 +1,6 @@
 //! Queues against their peers.
 //!
-//! [`ConcurrentQueue`] in both modes (`LockFree`, `Locked`) against crossbeam-queue's `SegQueue`,
+//! [`ConcurrentQueue`] in every mode (`Segmented`, `LockFree`, `Locked`) against crossbeam-queue's `SegQueue`,
 //! the `concurrent-queue` crate, crossbeam-channel, std `mpsc`, flume (every one unbounded) and a
 //! `Mutex<VecDeque>` with a `Condvar`.
 //!
@@ -174,8 +174,9 @@ criterion_group! {
     name = queue;
     config = common::short_config();
     targets =
-        bench_queue::<Ours<true>>,
-        bench_queue::<Ours<false>>,
+        bench_queue::<Ours<{ common::SEGMENTED }>>,
+        bench_queue::<Ours<{ common::LOCK_FREE }>>,
+        bench_queue::<Ours<{ common::LOCKED }>>,
         bench_queue::<SegQueue<u64>>,
         bench_queue::<concurrent_queue::ConcurrentQueue<u64>>,
         bench_queue::<CrossbeamChannel>,

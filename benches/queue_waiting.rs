@@ -22,16 +22,14 @@ trait TimedPop: Sync {
     fn pop_timeout(&self, timeout: Duration) -> Option<u64>;
 }
 
-struct Ours<const LOCK_FREE: bool>(ConcurrentQueue<u64>);
+struct Ours<const MODE: u8>(ConcurrentQueue<u64>);
 
-impl<const LOCK_FREE: bool> TimedPop for Ours<LOCK_FREE> {
+impl<const MODE: u8> TimedPop for Ours<MODE> {
     fn name() -> String {
-        common::ours_queue_mode(LOCK_FREE).0.into()
+        common::ours_queue_mode(MODE).0.into()
     }
     fn new() -> Self {
-        Self(ConcurrentQueue::with_mode(
-            common::ours_queue_mode(LOCK_FREE).1,
-        ))
+        Self(ConcurrentQueue::with_mode(common::ours_queue_mode(MODE).1))
     }
     fn pop_timeout(&self, timeout: Duration) -> Option<u64> {
         match self.0.pop_timeout(timeout) {
@@ -168,8 +166,9 @@ fn main() {
     );
     println!("| queue | CPU while blocked | overshoot p50 | overshoot p99 |");
     println!("|---|---|---|---|");
-    row::<Ours<true>>(blocked_for, timed_pops);
-    row::<Ours<false>>(blocked_for, timed_pops);
+    row::<Ours<{ common::SEGMENTED }>>(blocked_for, timed_pops);
+    row::<Ours<{ common::LOCK_FREE }>>(blocked_for, timed_pops);
+    row::<Ours<{ common::LOCKED }>>(blocked_for, timed_pops);
     row::<Channel<crossbeam_channel::Sender<u64>, crossbeam_channel::Receiver<u64>>>(
         blocked_for,
         timed_pops,

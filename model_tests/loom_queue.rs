@@ -1,5 +1,8 @@
-//! loom models of `ConcurrentQueue`: the Michael–Scott algorithm with reclamation inside the
-//! model, the two-lock queue, the sleep/wake protocol, shutdown and timeouts.
+//! loom models of `ConcurrentQueue`: the segmented fetch-and-add queue (2-cell segments under
+//! loom, so appends, poisoning and segment retirement run) and the Michael–Scott algorithm,
+//! with reclamation inside the model, the two-lock queue, the event count's sleep/wake
+//! protocol (spin budget 0 under loom), shutdown and timeouts. The models that take
+//! `ConcurrentQueue::new()` run the default mode, `Segmented`.
 //!
 //! The lock-free queue runs on epochs here. On hazard pointers it cannot: every operation takes
 //! a hazard record from haphazard's shared list, whose lock bit haphazard spins on without
@@ -23,6 +26,12 @@ use std::time::Duration;
 fn lock_free<R: Reclaimer>() -> Arc<ConcurrentQueue<u32, R>> {
     Arc::new(ConcurrentQueue::with_mode_and_reclaimer(
         QueueMode::LockFree,
+    ))
+}
+
+fn segmented<R: Reclaimer>() -> Arc<ConcurrentQueue<u32, R>> {
+    Arc::new(ConcurrentQueue::with_mode_and_reclaimer(
+        QueueMode::Segmented,
     ))
 }
 
@@ -79,6 +88,95 @@ fn one_producer_two_consumers() {
     });
 }
 
+/// Two producers, one consumer on 2-cell segments: three values fill the first segment and
+/// make a producer append the second (pre-filled) one while the consumer may poison a cell.
+#[test]
+fn segmented_two_producers_one_consumer() {
+    check_bounded("segmented 2P+1C (epoch)", 1, || {
+        let q = segmented::<Epoch>();
+        let a = spawn_push(&q, &[1, 2]);
+        let b = spawn_push(&q, &[10]);
+        let mut got: Vec<u32> = q.try_pop().into_iter().collect();
+        got.extend(q.try_pop());
+        a.join().unwrap();
+        b.join().unwrap();
+        got.extend(q.take_remaining());
+        drop(q);
+        let ones: Vec<u32> = got.iter().copied().filter(|&v| v < 10).collect();
+        assert_eq!(ones, [1, 2], "one producer's values out of order");
+        got.sort_unstable();
+        assert_eq!(got, [1, 2, 10], "lost or duplicated");
+    });
+}
+
+/// One producer, two consumers on 2-cell segments: the consumers overshoot `tail` and poison
+/// cells, the producer retries at a later ticket and crosses into a new segment, and a
+/// consumer retires the old one inside the model.
+#[test]
+fn segmented_one_producer_two_consumers() {
+    check_bounded("segmented 1P+2C (epoch)", 1, || {
+        let q = segmented::<Epoch>();
+        let producer = spawn_push(&q, &[1, 2]);
+        let consumer = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || [q.try_pop().ok(), q.try_pop().ok()])
+        };
+        let mine = q.try_pop().ok();
+        producer.join().unwrap();
+        let theirs = consumer.join().unwrap();
+        if let [Some(a), Some(b)] = theirs {
+            assert!(a < b, "one consumer saw the values out of order");
+        }
+        let mut got: Vec<u32> = mine
+            .into_iter()
+            .chain(theirs.into_iter().flatten())
+            .collect();
+        got.extend(q.take_remaining());
+        drop(q);
+        got.sort_unstable();
+        assert_eq!(got, [1, 2], "lost or duplicated");
+    });
+}
+
+/// A push racing `close` on a full 2-cell segment: either the push appends its segment before
+/// the closed mark, or it fails; a graceful drain then finds exactly the accepted values.
+#[test]
+fn segmented_shutdown_racing_an_append() {
+    check("segmented append ∥ graceful shutdown", || {
+        let q = segmented::<Epoch>();
+        q.push(1).unwrap();
+        q.push(2).unwrap();
+        let pusher = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.push(3).is_ok())
+        };
+        q.shutdown(false);
+        let accepted = pusher.join().unwrap();
+        let drained: Vec<u32> = std::iter::from_fn(|| q.pop().ok()).collect();
+        assert_eq!(drained, if accepted { vec![1, 2, 3] } else { vec![1, 2] });
+    });
+}
+
+/// A producer publishes a value the consumer takes from a segmented cell. Under
+/// `--cfg concurrency_mutant="fill_without_release"` the cell's FULL CAS loses its Release and
+/// loom must report the consumer's unsynchronized read of the value.
+#[test]
+#[cfg_attr(
+    concurrency_mutant = "fill_without_release",
+    should_panic(expected = "Causality violation")
+)]
+fn publication_of_a_segmented_value() {
+    check("segmented publication", || {
+        let q = segmented::<Epoch>();
+        let producer = spawn_push(&q, &[7]);
+        let got = q.try_pop();
+        producer.join().unwrap();
+        let rest = q.take_remaining();
+        drop(q);
+        assert!(got == Ok(7) || (got == Err(PopError::Empty) && rest == [7]));
+    });
+}
+
 /// A producer publishes a value the consumer takes: the consumer must see what was written.
 /// Under `--cfg concurrency_mutant="link_without_release"` the link loses its Release and loom
 /// must report the consumer's unsynchronized read of the node's value.
@@ -100,7 +198,10 @@ fn publication_of_a_pushed_value() {
 }
 
 /// A consumer that sleeps in `pop` is always woken by a push: a lost wake-up would leave it
-/// blocked forever, which loom reports as a deadlock.
+/// blocked forever, which loom reports as a deadlock. Under
+/// `--cfg concurrency_mutant="sleep_without_recheck"` the event count's waiter skips its
+/// re-check after announcing itself, and loom must find the schedule in which it sleeps through
+/// the push.
 fn no_lost_wakeup(mode: QueueMode) {
     let q: Arc<ConcurrentQueue<u32>> = Arc::new(ConcurrentQueue::with_mode(mode));
     let consumer = {
@@ -109,6 +210,17 @@ fn no_lost_wakeup(mode: QueueMode) {
     };
     q.push(3).unwrap();
     assert_eq!(consumer.join().unwrap(), Ok(3));
+}
+
+#[test]
+#[cfg_attr(
+    concurrency_mutant = "sleep_without_recheck",
+    should_panic(expected = "deadlock")
+)]
+fn no_lost_wakeup_segmented() {
+    check("sleep/wake, segmented", || {
+        no_lost_wakeup(QueueMode::Segmented)
+    });
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! shuttle models of `ConcurrentQueue`: 3–6 threads mixing push, pop, pop_timeout and shutdown
-//! in both modes, with the lock-free queue reclaiming through the model-only `Quarantine`.
+//! in every mode, with the lock-free queues reclaiming through the model-only `Quarantine`.
+//! The segmented queue has 4-cell segments here, so these histories cross many segment
+//! boundaries (appends, poisoned cells, retirements).
 //! Checked: no value lost, none delivered twice, FIFO per producer, no lost wake-up (a sleeper
 //! never woken is a deadlock, which shuttle reports).
 //!
@@ -100,6 +102,16 @@ fn mixed(mode: QueueMode, producers: u32, consumers: u32, per_producer: u32) {
 }
 
 #[test]
+fn segmented_two_producers_two_consumers() {
+    check("segmented 2P+2C", || mixed(QueueMode::Segmented, 2, 2, 6));
+}
+
+#[test]
+fn segmented_three_producers_three_consumers() {
+    check("segmented 3P+3C", || mixed(QueueMode::Segmented, 3, 3, 4));
+}
+
+#[test]
 fn lock_free_two_producers_two_consumers() {
     check("lock-free 2P+2C", || mixed(QueueMode::LockFree, 2, 2, 3));
 }
@@ -151,6 +163,13 @@ fn immediate_shutdown_race(mode: QueueMode) {
         delivered, accepted,
         "an accepted push was lost or duplicated"
     );
+}
+
+#[test]
+fn segmented_immediate_shutdown_race() {
+    check("segmented push/pop ∥ immediate shutdown", || {
+        immediate_shutdown_race(QueueMode::Segmented)
+    });
 }
 
 #[test]

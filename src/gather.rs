@@ -3,7 +3,7 @@
 //!
 //! # Design
 //! Producers insert `(key, value)` pairs into a [`ConcurrentDict`] in any order; a reader walks
-//! the keys `0, 1, 2, …` and, when the next key is missing, sleeps on a [`WaitSet`] until an
+//! the keys `0, 1, 2, …` and, when the next key is missing, sleeps on an [`EventCount`] until an
 //! insertion (or [`fail`](ConcurrentGatheringIterator::fail)) wakes it. Each entry holds its
 //! value in a small take-once cell, so a clearing reader moves values out without `T: Clone`.
 //!
@@ -12,7 +12,7 @@
 //!    insertion replaces the cell.
 //! 2. `failed` only goes from `false` to `true`.
 //! 3. Every change a waiting reader may be waiting for (an insertion, the failure) is followed
-//!    by a notification of the wait set, so no reader sleeps through it.
+//!    by a notification of the event count, so no reader sleeps through it.
 //!
 //! # Progress
 //! `insert` and `fail` are lock-free (the dict's insertion, then a wait-set notification that
@@ -21,12 +21,12 @@
 //! # Memory orderings
 //! * `failed`: the store is `Release` and the loads `Acquire`, so a reader that sees the
 //!   failure also sees every insertion the failing thread made before it.
-//! * Values are published by the dict (see its module documentation); the wait set's fences
+//! * Values are published by the dict (see its module documentation); the event count's fences
 //!   order each change before the check of sleeping readers.
 
 use crate::dict::ConcurrentDict;
+use crate::event_count::EventCount;
 use crate::sync::{Arc, AtomicBool, Mutex, Ordering};
-use crate::wait_set::WaitSet;
 use std::collections::hash_map::DefaultHasher;
 use std::fmt;
 use std::hash::BuildHasherDefault;
@@ -85,7 +85,7 @@ impl<T> Cell<T> {
 pub struct ConcurrentGatheringIterator<T> {
     entries: ConcurrentDict<u64, Arc<Cell<T>>, KeyHasher>,
     failed: AtomicBool,
-    readers: WaitSet,
+    readers: EventCount,
 }
 
 impl<T: Send + 'static> ConcurrentGatheringIterator<T> {
@@ -109,7 +109,7 @@ impl<T: Send + 'static> ConcurrentGatheringIterator<T> {
         Self {
             entries,
             failed: AtomicBool::new(false),
-            readers: WaitSet::default(),
+            readers: EventCount::default(),
         }
     }
 

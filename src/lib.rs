@@ -5,9 +5,9 @@
 //! |---|---|---|
 //! | [`AtomicInt64`], [`AtomicFlag`] | hardware RMW, CAS loops for `mul`/`floordiv` | wait-free / lock-free |
 //! | [`AtomicReference`] | one atomic pointer + safe reclamation ([`reclaim`]) | lock-free |
-//! | [`ConcurrentQueue`], [`StdConcurrentQueue`] | Michael & Scott (lock-free or two-lock), sleeping waits | lock-free / blocking waits |
+//! | [`ConcurrentQueue`], [`StdConcurrentQueue`] | fetch-and-add segments (default), Michael & Scott (lock-free or two-lock); sleeping waits | lock-free / blocking waits |
 //! | [`ConcurrentDict`] | Shalev & Shavit split-ordered list | lock-free |
-//! | [`ConcurrentGatheringIterator`] | the dict + a wait set | lock-free inserts, blocking reads |
+//! | [`ConcurrentGatheringIterator`] | the dict + an event count | lock-free inserts, blocking reads |
 //! | [`futures`] | `Future` state word, waiters, `ThreadPoolExecutor` on our queue | blocking waits |
 //!
 //! Every structure takes its primitives from one internal `sync` facade, which selects std,
@@ -36,6 +36,7 @@
 
 mod atomic;
 mod dict;
+mod event_count;
 pub mod futures;
 mod gather;
 mod queue;
@@ -44,7 +45,6 @@ mod sync;
 #[cfg(all(test, not(any(loom, shuttle))))]
 mod test_support;
 mod unwind;
-mod wait_set;
 
 pub use atomic::{AtomicFlag, AtomicInt64, AtomicReference, DivisionByZero, RefGuard};
 pub use dict::{ConcurrentDict, PinnedDict};

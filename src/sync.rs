@@ -1,6 +1,6 @@
 //! The one place the crate takes its synchronization primitives from.
 //!
-//! Every atomic, fence, `Arc`, `Mutex`, `Condvar`, thread, thread-local, `UnsafeCell`, `spin_loop` and
+//! Every atomic, fence, `Arc`, `Mutex`, `Condvar`, thread (with `park`), thread-local, `UnsafeCell`, `spin_loop` and
 //! `yield_now` used by the structures comes from here, so one switch decides what they run on:
 //!
 //! * default: `std`;
@@ -37,8 +37,14 @@ mod backend {
     };
     pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub(crate) use loom::thread;
-    pub(crate) use loom::thread::yield_now;
+    pub(crate) use loom::thread::{park, yield_now};
     pub(crate) use loom::thread_local;
+
+    /// loom models no time: a timed park is a park (as loom's `Condvar::wait_timeout` never
+    /// times out), so a model that needs the timeout path passes an expired deadline.
+    pub(crate) fn park_timeout(_: std::time::Duration) {
+        park();
+    }
 
     /// loom explores every interleaving at atomic operations already: nothing to add.
     #[inline(always)]
@@ -55,7 +61,7 @@ mod backend {
     };
     pub(crate) use shuttle::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub(crate) use shuttle::thread;
-    pub(crate) use shuttle::thread::yield_now;
+    pub(crate) use shuttle::thread::{park, park_timeout, yield_now};
     pub(crate) use shuttle::thread_local;
 
     /// A preemption point for shuttle's scheduler.
@@ -75,7 +81,7 @@ mod backend {
     };
     pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub(crate) use std::thread;
-    pub(crate) use std::thread::yield_now;
+    pub(crate) use std::thread::{park, park_timeout, yield_now};
     pub(crate) use std::thread_local;
 
     /// Compiles to nothing outside the model checkers.

@@ -62,7 +62,7 @@ struct Cli {
     #[arg(long, global = true)]
     json: bool,
     /// The queue's mode.
-    #[arg(long, global = true, value_enum, default_value_t = Mode::LockFree)]
+    #[arg(long, global = true, value_enum, default_value_t = Mode::Segmented)]
     mode: Mode,
     /// The reclaimer of the structures that take one.
     #[arg(long, global = true, value_enum, default_value_t = Reclaim::Epoch)]
@@ -104,6 +104,7 @@ impl Target {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Mode {
+    Segmented,
     LockFree,
     Locked,
 }
@@ -168,6 +169,7 @@ impl Cli {
             ),
             Target::Queue => {
                 let mode = match self.mode {
+                    Mode::Segmented => QueueMode::Segmented,
                     Mode::LockFree => QueueMode::LockFree,
                     Mode::Locked => QueueMode::Locked,
                 };

@@ -94,12 +94,17 @@ pub(crate) fn cpu_ticks() -> u64 {
 /// The tick length of [`cpu_ticks`] (`_SC_CLK_TCK` is 100 on Linux).
 pub(crate) const TICK: Duration = Duration::from_millis(10);
 
-/// Our queue's mode for a `LOCK_FREE` const parameter, with its name in result tables.
-pub(crate) fn ours_queue_mode(lock_free: bool) -> (&'static str, concurrency::QueueMode) {
-    if lock_free {
-        ("ours/LockFree", concurrency::QueueMode::LockFree)
-    } else {
-        ("ours/Locked", concurrency::QueueMode::Locked)
+/// `MODE` const parameters of our queue adapters: [`ours_queue_mode`] maps them.
+pub(crate) const SEGMENTED: u8 = 0;
+pub(crate) const LOCK_FREE: u8 = 1;
+pub(crate) const LOCKED: u8 = 2;
+
+/// Our queue's mode for a `MODE` const parameter, with its name in result tables.
+pub(crate) fn ours_queue_mode(mode: u8) -> (&'static str, concurrency::QueueMode) {
+    match mode {
+        SEGMENTED => ("ours/Segmented", concurrency::QueueMode::Segmented),
+        LOCK_FREE => ("ours/LockFree", concurrency::QueueMode::LockFree),
+        _ => ("ours/Locked", concurrency::QueueMode::Locked),
     }
 }
 

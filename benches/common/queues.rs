@@ -1,4 +1,4 @@
-//! Unbounded MPMC queues: ours in both modes, crossbeam's `SegQueue`, concurrent-queue,
+//! Unbounded MPMC queues: ours in every mode, crossbeam's `SegQueue`, concurrent-queue,
 //! crossbeam-channel, std `mpsc`, flume and `Mutex<VecDeque>` + `Condvar`, behind one trait.
 
 use super::channels::{Channel, Flavor};
@@ -22,18 +22,16 @@ pub(crate) trait Queue: Send + Sync {
     }
 }
 
-/// [`ConcurrentQueue`] in `LockFree` mode (`LOCK_FREE = true`) or `Locked` mode.
-pub(crate) struct Ours<const LOCK_FREE: bool>(ConcurrentQueue<u64>);
+/// [`ConcurrentQueue`] in the mode `MODE` names (see [`super::ours_queue_mode`]).
+pub(crate) struct Ours<const MODE: u8>(ConcurrentQueue<u64>);
 
-impl<const LOCK_FREE: bool> Queue for Ours<LOCK_FREE> {
+impl<const MODE: u8> Queue for Ours<MODE> {
     const BLOCKS: bool = true;
     fn name() -> String {
-        super::ours_queue_mode(LOCK_FREE).0.into()
+        super::ours_queue_mode(MODE).0.into()
     }
     fn new() -> Self {
-        Self(ConcurrentQueue::with_mode(
-            super::ours_queue_mode(LOCK_FREE).1,
-        ))
+        Self(ConcurrentQueue::with_mode(super::ours_queue_mode(MODE).1))
     }
     fn push(&self, v: u64) {
         self.0.push(v).expect("queue shut down");

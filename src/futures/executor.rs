@@ -274,7 +274,7 @@ impl ThreadPoolExecutorBuilder {
             .unwrap_or_else(|| format!("ThreadPoolExecutor-{}", crate::sync::next_serial()));
         Ok(ThreadPoolExecutor {
             pool: Arc::new(Pool {
-                jobs: ConcurrentQueue::with_mode_and_reclaimer(QueueMode::LockFree),
+                jobs: ConcurrentQueue::with_mode_and_reclaimer(QueueMode::Segmented),
                 max_workers,
                 thread_name_prefix,
                 initializer: self.initializer,

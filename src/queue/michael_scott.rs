@@ -31,7 +31,9 @@
 //!
 //! # Memory orderings
 //! * Linking CAS on `next`: success `Release` publishes the new node's value and index; pairs
-//!   with the `Acquire` loads of `next` in `push`, `pop` and `len`.
+//!   with the `Acquire` loads of `next` in `push`, `pop` and `len`. It is `SeqCst`, and the
+//!   pop's load of the sentinel's `next` is a `SeqCst` load: that pair is what the queue's
+//!   fence-free wake-up rests on (`crate::event_count`, "Why no wake-up is lost").
 //! * CASes on `head`/`tail` that install a node: `Release`, so a thread that `Acquire`-loads the
 //!   pointer sees the node's contents even when the swing was a helper's (helpers read the
 //!   node through an `Acquire` load of `next`, so the edge is transitive).
@@ -45,12 +47,14 @@ use std::marker::PhantomData;
 use std::ptr;
 
 /// Ordering of the CAS that links a new node. Release publishes the node (value, index); pairs
-/// with the Acquire loads of `next`. `cfg(concurrency_mutant = "link_without_release")` drops
-/// it so that the loom suite can show it catches the missing edge.
+/// with the Acquire loads of `next`. SeqCst because it is also the RMW the queue's fence-free
+/// wake-up pairs with (see "Memory orderings"); on x86-64 a locked CAS costs the same either
+/// way. `cfg(concurrency_mutant = "link_without_release")` drops it so that the loom suite can
+/// show it catches the missing edge.
 const LINK: Ordering = if cfg!(concurrency_mutant = "link_without_release") {
     Ordering::Relaxed // the mutant: no Release
 } else {
-    Ordering::Release // pairs with the Acquire loads of `next`
+    Ordering::SeqCst // pairs with the Acquire loads of `next`, and with the wake-up (above)
 };
 
 pub(super) struct MsQueue<T, R: Reclaimer> {
@@ -126,9 +130,9 @@ impl<T: Send + 'static, R: Reclaimer> MsQueue<T, R> {
             let head = guard.protect(0, &self.head);
             // SAFETY: `head` is protected, and never null (invariant 1).
             let sentinel = unsafe { &*head };
-            // Acquire: pairs with the Release of the linking CAS, so the successor's value and
-            // index are visible once it is ours.
-            let next = sentinel.next.load(Ordering::Acquire);
+            // SeqCst: pairs with the linking CAS, so the successor's value and index are visible
+            // once it is ours (Acquire), and is the emptiness re-check of the wake-up.
+            let next = sentinel.next.load(Ordering::SeqCst);
             if next.is_null() {
                 return Popped::Empty;
             }

@@ -1,20 +1,28 @@
 //! `ConcurrentQueue`: an unbounded FIFO queue with blocking pops and shutdown.
 //!
 //! # Algorithms
+//! * [`QueueMode::Segmented`] (the default): fetch-and-add tickets into linked segments of
+//!   inline cells, after Yang & Mellor-Crummey (PPoPP 2016) and Correia & Ramalhete's
+//!   FAAArrayQueue, in `segmented.rs`; no allocation per item, segments reclaimed through `R`.
 //! * [`QueueMode::LockFree`]: Michael & Scott's non-blocking queue (PODC 1996), in
 //!   `michael_scott.rs`; old sentinels are reclaimed through `R` (epochs by default).
 //! * [`QueueMode::Locked`]: Michael & Scott's two-lock queue from the same paper, in
 //!   `two_lock.rs`; a producer and a consumer never contend.
 //!
-//! Both link a sentinel-headed list. Shutdown writes a *closed mark* where the next push would
-//! link, so it is linearizable with pushes: a push succeeds exactly when it linked before the
-//! mark, and a graceful pop that reaches the mark has drained every successful push.
+//! The Michael–Scott queues link a sentinel-headed list; shutdown writes a *closed mark* where
+//! the next push would link, so it is linearizable with pushes: a push succeeds exactly when it
+//! linked before the mark, and a graceful pop that reaches the mark has drained every
+//! successful push. The segmented queue marks its last segment's `next` and its tail ticket
+//! counter, with the same effect (see its module doc).
 //!
 //! # Blocking
-//! A popper that finds the queue empty sleeps in a [`WaitSet`](crate::wait_set): it announces
-//! itself, fences, re-checks and waits on a condition variable; a pusher fences and takes the
-//! lock only when a sleeper announced itself, so the lock-free push touches no lock on its fast
-//! path. The wait set's module doc proves that no wake-up is lost. Timeouts are deadlines fixed
+//! A popper that finds the queue empty spins briefly, then sleeps on an
+//! [`EventCount`](crate::event_count): it announces itself, re-checks and parks. Every mode's
+//! push makes its item visible with a `SeqCst` read-modify-write (the ticket, or the linking
+//! CAS) or, in the two-lock queue, a `SeqCst` store, and every pop re-checks emptiness with
+//! `SeqCst` loads; so a push then reads the sleeper count with one load, no fence, and touches
+//! no lock while nobody sleeps. The event count's module doc proves that no wake-up is lost,
+//! and a push that finds a sleeper wakes exactly one, outside any lock. Timeouts are deadlines fixed
 //! at the call: spurious or foreign wake-ups re-check and sleep for the rest only. A pop that
 //! times out has reserved nothing, so an item landing at that moment stays for a later pop.
 //!
@@ -25,26 +33,29 @@
 //! 3. Values pushed by one thread are popped in that thread's order (FIFO per producer).
 //!
 //! # Progress
-//! `LockFree`: `push`, `try_pop`, `take_remaining`, `len` are lock-free. `Locked`: blocking.
+//! `Segmented` and `LockFree`: `push`, `try_pop`, `take_remaining`, `len` are lock-free.
+//! `Locked`: blocking.
 //! `pop` and `pop_timeout` block by design while the queue is empty.
 //!
 //! # Memory orderings
 //! Each algorithm's module states its own. Here: the shutdown state is `SeqCst` (rare, and so
-//! totally ordered with the wait set's fences without further argument).
+//! totally ordered with the event count's fences without further argument).
 
 mod error;
 mod michael_scott;
 mod node;
+mod segmented;
 mod std_queue;
 mod two_lock;
 
 pub use error::{GetError, PopError, PutError, ShutDown, TaskDoneError};
 pub use std_queue::StdConcurrentQueue;
 
+use crate::event_count::EventCount;
 use crate::reclaim::{DefaultReclaimer, Reclaimer};
 use crate::sync::{AtomicU8, Ordering};
-use crate::wait_set::WaitSet;
 use michael_scott::MsQueue;
+use segmented::SegQueue;
 use std::fmt;
 use std::time::{Duration, Instant};
 use two_lock::TwoLockQueue;
@@ -60,7 +71,7 @@ enum Popped<T> {
 ///
 /// ```
 /// use concurrency::{ConcurrentQueue, QueueMode};
-/// for mode in [QueueMode::LockFree, QueueMode::Locked] {
+/// for mode in [QueueMode::Segmented, QueueMode::LockFree, QueueMode::Locked] {
 ///     let q = ConcurrentQueue::with_mode(mode);
 ///     q.push(1).unwrap();
 ///     assert_eq!((q.mode(), q.pop()), (mode, Ok(1)));
@@ -68,8 +79,11 @@ enum Popped<T> {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum QueueMode {
-    /// Michael & Scott's non-blocking queue: lock-free push and pop.
+    /// Fetch-and-add tickets into linked segments of inline cells: lock-free push and pop, no
+    /// allocation per item. The default.
     #[default]
+    Segmented,
+    /// Michael & Scott's non-blocking queue: lock-free push and pop.
     LockFree,
     /// Michael & Scott's two-lock queue: one lock per end.
     Locked,
@@ -87,6 +101,7 @@ const IMMEDIATE: u8 = 2;
     reason = "one per queue and never moved on a hot path; boxing would add an indirection to every operation"
 )]
 enum Raw<T, R: Reclaimer> {
+    Segmented(SegQueue<T, R>),
     LockFree(MsQueue<T, R>),
     Locked(TwoLockQueue<T>),
 }
@@ -116,18 +131,18 @@ enum Raw<T, R: Reclaimer> {
 pub struct ConcurrentQueue<T, R: Reclaimer = DefaultReclaimer> {
     raw: Raw<T, R>,
     state: AtomicU8,
-    poppers: WaitSet,
+    poppers: EventCount,
 }
 
 impl<T: Send + 'static> ConcurrentQueue<T> {
-    /// An empty lock-free queue.
+    /// An empty queue in the default mode, [`QueueMode::Segmented`].
     ///
     /// ```
     /// let q = concurrency::ConcurrentQueue::<u8>::new();
     /// assert!(q.is_empty());
     /// ```
     pub fn new() -> Self {
-        Self::with_mode(QueueMode::LockFree)
+        Self::with_mode(QueueMode::default())
     }
 
     /// An empty queue running `mode`.
@@ -150,7 +165,7 @@ impl<T: Send + 'static> Default for ConcurrentQueue<T> {
 }
 
 impl<T: Send + 'static, R: Reclaimer> ConcurrentQueue<T, R> {
-    /// An empty queue running `mode`, reclaiming (in `LockFree` mode) through `R`.
+    /// An empty queue running `mode`, reclaiming (in the lock-free modes) through `R`.
     ///
     /// ```
     /// use concurrency::{reclaim::HazardPointers, ConcurrentQueue, QueueMode};
@@ -160,13 +175,14 @@ impl<T: Send + 'static, R: Reclaimer> ConcurrentQueue<T, R> {
     /// ```
     pub fn with_mode_and_reclaimer(mode: QueueMode) -> Self {
         let raw = match mode {
+            QueueMode::Segmented => Raw::Segmented(SegQueue::new()),
             QueueMode::LockFree => Raw::LockFree(MsQueue::new()),
             QueueMode::Locked => Raw::Locked(TwoLockQueue::new()),
         };
         Self {
             raw,
             state: AtomicU8::new(OPEN),
-            poppers: WaitSet::default(),
+            poppers: EventCount::default(),
         }
     }
 
@@ -174,10 +190,11 @@ impl<T: Send + 'static, R: Reclaimer> ConcurrentQueue<T, R> {
     ///
     /// ```
     /// use concurrency::{ConcurrentQueue, QueueMode};
-    /// assert_eq!(ConcurrentQueue::<u8>::new().mode(), QueueMode::LockFree);
+    /// assert_eq!(ConcurrentQueue::<u8>::new().mode(), QueueMode::Segmented);
     /// ```
     pub fn mode(&self) -> QueueMode {
         match self.raw {
+            Raw::Segmented(_) => QueueMode::Segmented,
             Raw::LockFree(_) => QueueMode::LockFree,
             Raw::Locked(_) => QueueMode::Locked,
         }
@@ -195,11 +212,13 @@ impl<T: Send + 'static, R: Reclaimer> ConcurrentQueue<T, R> {
     /// ```
     pub fn push(&self, value: T) -> Result<(), ShutDown<T>> {
         let pushed = match &self.raw {
+            Raw::Segmented(q) => q.push(value),
             Raw::LockFree(q) => q.push(value),
             Raw::Locked(q) => q.push(value),
         };
         pushed.map_err(ShutDown)?;
-        self.poppers.notify_one();
+        // Every mode made the value visible with a SeqCst RMW or store (see "Blocking").
+        self.poppers.notify_one_after_seqcst();
         Ok(())
     }
 
@@ -296,6 +315,7 @@ impl<T: Send + 'static, R: Reclaimer> ConcurrentQueue<T, R> {
                 .compare_exchange(OPEN, GRACEFUL, Ordering::SeqCst, Ordering::SeqCst);
         }
         match &self.raw {
+            Raw::Segmented(q) => q.close(),
             Raw::LockFree(q) => q.close(),
             Raw::Locked(q) => q.close(),
         }
@@ -329,6 +349,7 @@ impl<T: Send + 'static, R: Reclaimer> ConcurrentQueue<T, R> {
     /// ```
     pub fn len(&self) -> usize {
         match &self.raw {
+            Raw::Segmented(q) => q.len(),
             Raw::LockFree(q) => q.len(),
             Raw::Locked(q) => q.len(),
         }
@@ -357,6 +378,7 @@ impl<T: Send + 'static, R: Reclaimer> ConcurrentQueue<T, R> {
 
     fn raw_pop(&self) -> Popped<T> {
         match &self.raw {
+            Raw::Segmented(q) => q.try_pop(),
             Raw::LockFree(q) => q.try_pop(),
             Raw::Locked(q) => q.try_pop(),
         }

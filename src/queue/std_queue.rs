@@ -25,19 +25,19 @@
 //! # Progress
 //! `put_nowait`, `get_nowait`, `task_done`, `qsize`, `full` are lock-free; `put` on a full
 //! queue, `get` on an empty one and `join` block by design (sleeping in a
-//! [`WaitSet`](crate::wait_set), no polling).
+//! [`EventCount`](crate::event_count), no polling).
 //!
 //! # Reclamation
 //! That of the underlying lock-free queue (`R`, epochs by default).
 //!
 //! # Memory orderings
 //! The counters carry no data (values are published by the queue), so their updates are
-//! `Relaxed` except where noted; the wait sets' fences order them against sleepers.
+//! `Relaxed` except where noted; the event counts' fences order them against sleepers.
 
 use super::{ConcurrentQueue, GetError, PopError, PutError, QueueMode, TaskDoneError};
+use crate::event_count::EventCount;
 use crate::reclaim::{DefaultReclaimer, Reclaimer};
 use crate::sync::{AtomicBool, AtomicUsize, CachePadded, Ordering};
-use crate::wait_set::WaitSet;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -72,8 +72,8 @@ pub struct StdConcurrentQueue<T, R: Reclaimer = DefaultReclaimer> {
     unfinished: CachePadded<AtomicUsize>,
     /// Set by an immediate shutdown: releases `join`.
     released: AtomicBool,
-    putters: WaitSet,
-    joiners: WaitSet,
+    putters: EventCount,
+    joiners: EventCount,
 }
 
 impl<T: Send + 'static> StdConcurrentQueue<T> {
@@ -99,13 +99,13 @@ impl<T: Send + 'static, R: Reclaimer> StdConcurrentQueue<T, R> {
     /// ```
     pub fn with_reclaimer(maxsize: usize) -> Self {
         Self {
-            values: ConcurrentQueue::with_mode_and_reclaimer(QueueMode::LockFree),
+            values: ConcurrentQueue::with_mode_and_reclaimer(QueueMode::Segmented),
             maxsize,
             slots: CachePadded::new(AtomicUsize::new(0)),
             unfinished: CachePadded::new(AtomicUsize::new(0)),
             released: AtomicBool::new(false),
-            putters: WaitSet::default(),
-            joiners: WaitSet::default(),
+            putters: EventCount::default(),
+            joiners: EventCount::default(),
         }
     }
 
@@ -212,7 +212,7 @@ impl<T: Send + 'static, R: Reclaimer> StdConcurrentQueue<T, R> {
     /// Gives a slot back and wakes a putter waiting for room.
     fn release_slot(&self) {
         if self.maxsize > 0 {
-            // Relaxed: ordered before the sleeper check by the wait set's fence.
+            // Relaxed: ordered before the sleeper check by the event count's fence.
             self.slots.fetch_sub(1, Ordering::Relaxed);
             self.putters.notify_one();
         }
@@ -330,7 +330,7 @@ impl<T: Send + 'static, R: Reclaimer> StdConcurrentQueue<T, R> {
 
     /// Lowers the unfinished count by up to `n` and wakes `join` if it reached zero.
     fn finish_tasks(&self, n: usize) -> Result<(), TaskDoneError> {
-        // Relaxed: a counter; `join` is ordered by the wait set's fences.
+        // Relaxed: a counter; `join` is ordered by the event count's fences.
         let mut left = self.unfinished.load(Ordering::Relaxed);
         loop {
             if left == 0 {
@@ -365,7 +365,7 @@ impl<T: Send + 'static, R: Reclaimer> StdConcurrentQueue<T, R> {
     pub fn join(&self) {
         let settled = || {
             // Acquire: pairs with the Release store in `shutdown`. Relaxed for the counter:
-            // ordered by the wait set's fences.
+            // ordered by the event count's fences.
             let released = self.released.load(Ordering::Acquire);
             (released || self.unfinished.load(Ordering::Relaxed) == 0).then_some(())
         };

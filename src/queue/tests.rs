@@ -6,10 +6,24 @@ use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::thread;
 
-/// Runs a test body on every queue variant: both modes, and the lock-free one on both
+/// Runs a test body on every queue variant: every mode, and the lock-free ones on both
 /// reclaimers.
 macro_rules! on_every_variant {
     ($($name:ident),* $(,)?) => {
+        mod segmented_epoch {
+            $(#[test] fn $name() {
+                super::$name(ConcurrentQueue::<_>::with_mode(QueueMode::Segmented))
+            })*
+            use super::*;
+        }
+        mod segmented_hazard_pointers {
+            $(#[test] fn $name() {
+                super::$name(ConcurrentQueue::<_, HazardPointers>::with_mode_and_reclaimer(
+                    QueueMode::Segmented,
+                ))
+            })*
+            use super::*;
+        }
         mod lock_free_epoch {
             $(#[test] fn $name() {
                 super::$name(ConcurrentQueue::<_>::with_mode(QueueMode::LockFree))
@@ -323,6 +337,11 @@ mod properties {
     }
 
     proptest! {
+        #[test]
+        fn segmented_matches_a_vecdeque(ops in prop::collection::vec(op(), 0..200)) {
+            matches_vecdeque(QueueMode::Segmented, &ops)?;
+        }
+
         #[test]
         fn lock_free_matches_a_vecdeque(ops in prop::collection::vec(op(), 0..64)) {
             matches_vecdeque(QueueMode::LockFree, &ops)?;

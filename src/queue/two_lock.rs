@@ -19,8 +19,10 @@
 //! None needed: the head lock makes the popper the only thread that can reach the old sentinel.
 //!
 //! # Memory orderings
-//! Linking stores `next` with `Release`, pairing with the consumer's `Acquire` load, which
-//! publishes the node's value across the two locks. The locks order everything else.
+//! Linking stores `next` with `SeqCst` (a `Release` store that publishes the node's value
+//! across the two locks, pairing with the consumer's load), and the consumer loads it with
+//! `SeqCst`: that pair is what the queue's fence-free wake-up rests on
+//! (`crate::event_count`, "Why no wake-up is lost"). The locks order everything else.
 
 use super::node::{closed, Node};
 use super::Popped;
@@ -73,8 +75,9 @@ impl<T: Send> TwoLockQueue<T> {
         let index = last.index + 1;
         // SAFETY: `node` is not published yet: this thread has it to itself.
         unsafe { (*node).index = index };
-        // Release: publishes the node; pairs with the Acquire load in `try_pop`.
-        last.next.store(node, Ordering::Release);
+        // SeqCst: publishes the node (Release, pairs with the load in `try_pop`), and is the
+        // store the fence-free wake-up pairs with (see "Memory orderings").
+        last.next.store(node, Ordering::SeqCst);
         tail.0 = node;
         // Relaxed: `len` is a snapshot.
         self.tail_index.store(index, Ordering::Relaxed);
@@ -86,8 +89,9 @@ impl<T: Send> TwoLockQueue<T> {
         let mut head = lock(&self.head);
         let sentinel = head.0;
         // SAFETY: the sentinel is only freed under the head lock, which this thread holds.
-        // Acquire: pairs with the Release store in `push`, publishing the successor's value.
-        let next = unsafe { &*sentinel }.next.load(Ordering::Acquire);
+        // SeqCst: pairs with the store in `push`, publishing the successor's value, and is the
+        // emptiness re-check of the wake-up (see "Memory orderings").
+        let next = unsafe { &*sentinel }.next.load(Ordering::SeqCst);
         if next.is_null() {
             return Popped::Empty;
         }

@@ -1,0 +1,159 @@
+use super::*;
+use std::sync::atomic::AtomicUsize as StdAtomicUsize;
+use std::time::Duration;
+
+/// Takes a token if one is there: a condition made true by a `SeqCst` RMW and re-checked with a
+/// `SeqCst` load, as `notify_one_after_seqcst` requires.
+fn take(tokens: &StdAtomicUsize) -> Option<()> {
+    // SeqCst: the re-check the fast notify pairs with.
+    let mut seen = tokens.load(Ordering::SeqCst);
+    while seen > 0 {
+        // SeqCst: as above; failure re-reads.
+        match tokens.compare_exchange(seen, seen - 1, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return Some(()),
+            Err(now) => seen = now,
+        }
+    }
+    None
+}
+
+fn scaled(n: usize) -> usize {
+    if cfg!(miri) {
+        n / 50 + 2
+    } else {
+        n
+    }
+}
+
+/// Every token handed out with one wake-up reaches a waiter: none sleeps through its token,
+/// whichever notify the producers use.
+fn every_token_reaches_a_waiter(fenced: bool) {
+    let (waiters, per_waiter) = (3, scaled(2_000));
+    let events = EventCount::default();
+    let tokens = StdAtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..waiters {
+            s.spawn(|| {
+                for _ in 0..per_waiter {
+                    events.wait_until(None, || take(&tokens)).unwrap();
+                }
+            });
+        }
+        for _ in 0..2 {
+            s.spawn(|| {
+                for _ in 0..waiters * per_waiter / 2 {
+                    // SeqCst: the change the fast notify pairs with.
+                    tokens.fetch_add(1, Ordering::SeqCst);
+                    if fenced {
+                        events.notify_one();
+                    } else {
+                        events.notify_one_after_seqcst();
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(tokens.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        events.waiting.load(Ordering::SeqCst),
+        0,
+        "a sleeper left on the count"
+    );
+}
+
+#[test]
+fn every_token_reaches_a_waiter_with_the_fast_notify() {
+    every_token_reaches_a_waiter(false);
+}
+
+#[test]
+fn every_token_reaches_a_waiter_with_the_fenced_notify() {
+    every_token_reaches_a_waiter(true);
+}
+
+#[test]
+fn a_deadline_ends_the_wait_and_withdraws_the_sleeper() {
+    let events = EventCount::default();
+    let start = Instant::now();
+    let got: Option<()> = events.wait_until(Some(start + Duration::from_millis(20)), || None);
+    assert_eq!(got, None);
+    assert!(start.elapsed() >= Duration::from_millis(20));
+    assert_eq!(events.waiting.load(Ordering::SeqCst), 0);
+    assert!(events.lock().is_empty());
+}
+
+#[test]
+fn notify_all_wakes_every_sleeper() {
+    let events = EventCount::default();
+    let open = StdAtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                // SeqCst: the re-check the notify pairs with.
+                events.wait_until(None, || (open.load(Ordering::SeqCst) == 1).then_some(()))
+            });
+        }
+        while events.waiting.load(Ordering::SeqCst) < 4 {
+            std::thread::yield_now();
+        }
+        // SeqCst: the change, ordered before `notify_all`'s fence.
+        open.store(1, Ordering::SeqCst);
+        events.notify_all();
+    });
+    assert_eq!(events.waiting.load(Ordering::SeqCst), 0);
+}
+
+/// A sleeper that was claimed, but found its condition true before it parked, passes the
+/// wake-up on. The first waiter's re-check takes a token that arrived without a notification
+/// (pushed before anyone announced), while the one notification, for the second token, claims
+/// the first waiter, the oldest. Unless it passes the claim on, the second waiter sleeps with a
+/// token waiting for it, and times out.
+#[test]
+fn a_claim_that_was_not_needed_is_passed_on() {
+    let events = EventCount::default();
+    // Relaxed: the test's own setting, before any thread starts.
+    events.spin_rounds.store(0, Ordering::Relaxed);
+    let tokens = StdAtomicUsize::new(0);
+    let (announced, go) = (AtomicBool::new(false), AtomicBool::new(false));
+    std::thread::scope(|s| {
+        let first = s.spawn(|| {
+            let mut calls = 0;
+            events.wait_until(None, || {
+                calls += 1;
+                if calls == 1 {
+                    return None;
+                }
+                // SeqCst: a test handshake.
+                announced.store(true, Ordering::SeqCst);
+                // SeqCst: as above.
+                while !go.load(Ordering::SeqCst) {
+                    std::thread::yield_now();
+                }
+                take(&tokens)
+            })
+        });
+        // SeqCst: as above.
+        while !announced.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        let second = s.spawn(|| {
+            events.wait_until(Some(Instant::now() + Duration::from_secs(10)), || {
+                take(&tokens)
+            })
+        });
+        while events.waiting.load(Ordering::SeqCst) < 2 {
+            std::thread::yield_now();
+        }
+        // SeqCst: the change the fast notify pairs with.
+        tokens.fetch_add(2, Ordering::SeqCst);
+        events.notify_one_after_seqcst();
+        // SeqCst: as above.
+        go.store(true, Ordering::SeqCst);
+        assert_eq!(first.join().unwrap(), Some(()));
+        assert_eq!(
+            second.join().unwrap(),
+            Some(()),
+            "the second waiter slept through its token"
+        );
+    });
+}
