@@ -88,49 +88,45 @@ fn one_producer_two_consumers() {
     });
 }
 
-/// Two producers, one consumer on 2-cell segments: three values fill the first segment and
-/// make a producer append the second (pre-filled) one while the consumer may poison a cell.
+/// Two producers, one consumer on 2-cell segments: with one value already queued, the two
+/// pushes race for the last cell and the append of the second (pre-filled) segment, while the
+/// consumer may overtake one of them and poison its cell.
 #[test]
 fn segmented_two_producers_one_consumer() {
     check_bounded("segmented 2P+1C (epoch)", 1, || {
         let q = segmented::<Epoch>();
-        let a = spawn_push(&q, &[1, 2]);
+        q.push(0).unwrap();
+        let a = spawn_push(&q, &[1]);
         let b = spawn_push(&q, &[10]);
         let mut got: Vec<u32> = q.try_pop().into_iter().collect();
-        got.extend(q.try_pop());
         a.join().unwrap();
         b.join().unwrap();
         got.extend(q.take_remaining());
         drop(q);
-        let ones: Vec<u32> = got.iter().copied().filter(|&v| v < 10).collect();
-        assert_eq!(ones, [1, 2], "one producer's values out of order");
+        assert_eq!(got[0], 0, "FIFO broken");
         got.sort_unstable();
-        assert_eq!(got, [1, 2, 10], "lost or duplicated");
+        assert_eq!(got, [0, 1, 10], "lost or duplicated");
     });
 }
 
-/// One producer, two consumers on 2-cell segments: the consumers overshoot `tail` and poison
-/// cells, the producer retries at a later ticket and crosses into a new segment, and a
-/// consumer retires the old one inside the model.
+/// One producer, two consumers on 2-cell segments: with one value queued, the consumers race
+/// for it and may overshoot `tail` and poison the producer's cell; the producer then retries
+/// at a later ticket, possibly in a new segment, and a consumer retires the old one inside
+/// the model.
 #[test]
 fn segmented_one_producer_two_consumers() {
     check_bounded("segmented 1P+2C (epoch)", 1, || {
         let q = segmented::<Epoch>();
-        let producer = spawn_push(&q, &[1, 2]);
+        q.push(1).unwrap();
+        let producer = spawn_push(&q, &[2]);
         let consumer = {
             let q = Arc::clone(&q);
-            thread::spawn(move || [q.try_pop().ok(), q.try_pop().ok()])
+            thread::spawn(move || q.try_pop().ok())
         };
         let mine = q.try_pop().ok();
         producer.join().unwrap();
         let theirs = consumer.join().unwrap();
-        if let [Some(a), Some(b)] = theirs {
-            assert!(a < b, "one consumer saw the values out of order");
-        }
-        let mut got: Vec<u32> = mine
-            .into_iter()
-            .chain(theirs.into_iter().flatten())
-            .collect();
+        let mut got: Vec<u32> = mine.into_iter().chain(theirs).collect();
         got.extend(q.take_remaining());
         drop(q);
         got.sort_unstable();
@@ -201,7 +197,8 @@ fn publication_of_a_pushed_value() {
 /// blocked forever, which loom reports as a deadlock. Under
 /// `--cfg concurrency_mutant="sleep_without_recheck"` the event count's waiter skips its
 /// re-check after announcing itself, and loom must find the schedule in which it sleeps through
-/// the push.
+/// the push (loom's deadlock panic aborts the process while it unwinds through the model's
+/// parked threads, so `.ci/test` checks the report in its output instead of `should_panic`).
 fn no_lost_wakeup(mode: QueueMode) {
     let q: Arc<ConcurrentQueue<u32>> = Arc::new(ConcurrentQueue::with_mode(mode));
     let consumer = {
@@ -213,10 +210,6 @@ fn no_lost_wakeup(mode: QueueMode) {
 }
 
 #[test]
-#[cfg_attr(
-    concurrency_mutant = "sleep_without_recheck",
-    should_panic(expected = "deadlock")
-)]
 fn no_lost_wakeup_segmented() {
     check("sleep/wake, segmented", || {
         no_lost_wakeup(QueueMode::Segmented)

@@ -98,7 +98,7 @@ pub(super) const SEGMENT_CELLS: usize = if cfg!(loom) {
 } else if cfg!(any(miri, shuttle)) {
     4
 } else {
-    32
+    64
 };
 
 /// Set in a segment's `tail` by `close`: every ticket taken afterwards fails.
@@ -129,16 +129,20 @@ struct Cell<T> {
     value: UnsafeCell<MaybeUninit<T>>,
 }
 
+/// `head` and `tail` are written by different threads, so the cells lie between them rather
+/// than both being cache-padded: padding would make the segment 128-byte aligned, and glibc
+/// serves aligned allocations on a slow path (measured: 30 instructions per push+pop).
+#[repr(C)]
 struct Segment<T> {
     /// The next consumer ticket (may run past the end).
-    head: CachePadded<AtomicU64>,
-    /// The next producer ticket (may run past the end), with [`CLOSED`].
-    tail: CachePadded<AtomicU64>,
+    head: AtomicU64,
     /// The next segment, null, or the closed mark.
     next: AtomicPtr<Segment<T>>,
     /// The global index of cell 0. Written before the segment is published, never again.
     base: u64,
     cells: [Cell<T>; SEGMENT_CELLS],
+    /// The next producer ticket (may run past the end), with [`CLOSED`].
+    tail: AtomicU64,
 }
 
 // The closed mark is the address 1, which no segment can have.
@@ -151,14 +155,14 @@ fn closed<T>() -> *mut Segment<T> {
 impl<T> Segment<T> {
     fn new() -> Box<Self> {
         Box::new(Self {
-            head: CachePadded::new(AtomicU64::new(0)),
-            tail: CachePadded::new(AtomicU64::new(0)),
+            head: AtomicU64::new(0),
             next: AtomicPtr::new(ptr::null_mut()),
             base: 0,
             cells: std::array::from_fn(|_| Cell {
                 state: AtomicU8::new(EMPTY),
                 value: UnsafeCell::new(MaybeUninit::uninit()),
             }),
+            tail: AtomicU64::new(0),
         })
     }
 }
@@ -421,15 +425,15 @@ impl<T: Send + 'static, R: Reclaimer> SegQueue<T, R> {
     /// Takes the value of `cell` (ticket `ticket` of `segment`), or poisons the cell when its
     /// producer is late; `None` after poisoning.
     fn take(segment: &Segment<T>, ticket: u64, cell: &Cell<T>) -> Option<T> {
-        // Wait for the producer only if one holds the ticket; otherwise poison at once.
-        // SeqCst: as the emptiness re-check (a stale value only shortens the wait).
-        let producer_on_it = ticket < segment.tail.load(Ordering::SeqCst) & !CLOSED;
         let mut round = 0;
         loop {
             // Acquire: pairs with the producer's Release CAS, publishing the value.
             if cell.state.load(Ordering::Acquire) == FULL {
                 break;
             }
+            // Wait for the producer only if one holds the ticket; otherwise poison at once.
+            // Relaxed: a stale value only shortens the wait.
+            let producer_on_it = ticket < segment.tail.load(Ordering::Relaxed) & !CLOSED;
             if !producer_on_it || round >= PATIENCE {
                 // Relaxed on success: poisoning publishes nothing. Acquire on failure: the
                 // producer made the cell FULL meanwhile, and its value is ours.

