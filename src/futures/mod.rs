@@ -81,6 +81,7 @@ pub use error::{BuildError, FutureError, InvalidStateError, SubmitError, TaskErr
 pub use executor::{Map, ThreadPoolExecutor, ThreadPoolExecutorBuilder};
 pub use future::Future;
 #[cfg(all(unix, not(any(loom, shuttle))))]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use process::{
     Failure, ProcessMap, ProcessPoolExecutor, ProcessPoolExecutorBuilder, Registry, TaskFn,
 };

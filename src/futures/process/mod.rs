@@ -28,7 +28,7 @@ use std::time::Duration;
 /// socket to connect to.
 const SOCKET_ENV: &str = "CONCURRENCY_PROCESS_POOL_SOCKET";
 
-/// Runs registered tasks in worker processes. Available on Unix only.
+/// Runs registered tasks in worker processes. Unix only: workers connect over a Unix socket.
 ///
 /// ```no_run
 /// use concurrency::futures::{ProcessPoolExecutor, Registry, TaskFn};
