@@ -33,6 +33,10 @@
 //! assert!(latest.get().starts_with("worker"));
 //! ```
 #![deny(unsafe_op_in_unsafe_fn)]
+// docs.rs (`--cfg docsrs`, nightly rustdoc): the Unix-only items say so.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+// The model checkers' cfgs are for this crate's own tests, not a platform a user can pick.
+#![cfg_attr(docsrs, doc(auto_cfg(hide(loom, shuttle))))]
 
 mod atomic;
 mod dict;

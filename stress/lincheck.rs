@@ -67,6 +67,11 @@
 //! 4. On a [`Violation`], print it; for a long history, first call
 //!    [`smallest_failing_window`] and check that window to get a short report.
 //!
+//! [`check`], [`check_partitioned`] and [`smallest_failing_window`] start from
+//! [`Spec::init`] and are compiled for the tests (and these docs) only: the stress run checks
+//! windows that start from a carried-over state, with [`check_within`], [`partition`] and
+//! [`smallest_failing_window_from`].
+//!
 //! ```text
 //! let history: Vec<Event<QueueOp, Option<u32>>> = record_threads();
 //! if check(&QueueSpec, &history).is_err() {
@@ -205,7 +210,7 @@ impl<State: Debug, Op: Debug, Ret: Debug> std::error::Error for Violation<State,
 /// # Panics
 ///
 /// If an event's `invoke` time is after its `response` time.
-#[cfg(test)]
+#[cfg(any(test, doc))]
 pub(crate) fn check<S: Spec>(
     spec: &S,
     history: &[Event<S::Op, S::Ret>],
@@ -314,7 +319,7 @@ pub(crate) fn check_within<S: Spec>(
 /// # Panics
 ///
 /// If an event's `invoke` time is after its `response` time.
-#[cfg(test)]
+#[cfg(any(test, doc))]
 pub(crate) fn check_partitioned<S: Spec, K: Eq + Hash>(
     spec: &S,
     history: &[Event<S::Op, S::Ret>],
@@ -364,7 +369,7 @@ pub(crate) fn partition<Op: Clone, Ret: Clone, K: Eq + Hash>(
 /// # Panics
 ///
 /// If an event's `invoke` time is after its `response` time.
-#[cfg(test)]
+#[cfg(any(test, doc))]
 pub(crate) fn smallest_failing_window<S: Spec>(
     spec: &S,
     history: &[Event<S::Op, S::Ret>],

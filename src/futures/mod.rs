@@ -3,7 +3,7 @@
 //! * [`Future`]: the result of a computation that may not have finished — one atomic state
 //!   word (pending → running → finished, or pending → cancelled), done-callbacks, and blocking
 //!   reads with timeouts.
-//! * [`wait`] and [`as_completed`]: block on many futures at once. Every blocking call
+//! * [`wait`](fn@wait) and [`as_completed`]: block on many futures at once. Every blocking call
 //!   registers a waiter on the futures it watches and sleeps until one of them completes: no
 //!   polling anywhere.
 //! * [`ThreadPoolExecutor`]: runs closures on lazily started worker threads, fed through this
@@ -40,7 +40,7 @@
 //! ```
 //!
 //! # No self-deadlock
-//! A pool worker that blocks (in [`Future::result`], [`Future::exception`], [`wait`] or
+//! A pool worker that blocks (in [`Future::result`], [`Future::exception`], [`wait`](fn@wait) or
 //! [`as_completed`]) on a future of *its own pool* whose task has not started runs that task
 //! itself, on its own stack, instead of sleeping. So a one-worker pool whose task waits for a
 //! task it submitted completes, as does any wait for work queued behind the waiter:
@@ -81,6 +81,7 @@ pub use error::{BuildError, FutureError, InvalidStateError, SubmitError, TaskErr
 pub use executor::{Map, ThreadPoolExecutor, ThreadPoolExecutorBuilder};
 pub use future::Future;
 #[cfg(all(unix, not(any(loom, shuttle))))]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use process::{
     Failure, ProcessMap, ProcessPoolExecutor, ProcessPoolExecutorBuilder, Registry, TaskFn,
 };

@@ -6,8 +6,8 @@
 //!
 //! Ordinary builds use `crossbeam-epoch`'s global collector, whose per-thread handle makes a pin
 //! a thread-local access and one fence. Under loom and Miri every domain has a private
-//! [`Collector`] instead, so that a model or test tears down completely: dropping the domain
-//! runs everything it retired, and leak checks mean something.
+//! [`Collector`](crossbeam_epoch::Collector) instead, so that a model or test tears down
+//! completely: dropping the domain runs everything it retired, and leak checks mean something.
 
 use super::{check_slot, sealed, Dispose, Guard, Reclaimer};
 use crate::sync::{AtomicPtr, Ordering};

@@ -1,35 +1,7 @@
 //! `ProcessPoolExecutor`: the executor surface of the thread pool over worker processes.
 //!
-//! # Design
-//! Workers are the current executable started again with one environment variable set
-//! ([`Registry::serve_if_worker`] sees it and serves instead of running `main`): no `fork`
-//! after threads exist. Each worker connects to a Unix socket in a directory only this user
-//! can enter; tasks are found by name in the [`Registry`], and arguments and values travel
-//! `postcard`-encoded in length-prefixed frames.
-//!
-//! Submissions go through this crate's lock-free [`ConcurrentQueue`] to *manager* threads in
-//! the parent, one per worker process (started lazily, up to `max_workers`): a manager takes a
-//! job, claims its future (a cancelled one is skipped), sends the request, and completes the
-//! future from the reply. `map` sends `chunksize` items per request.
-//!
-//! # Failure
-//! * A task that panics fails only its own future ([`Failure::Panicked`]), as do arguments or
-//!   values that cannot be (de)serialized.
-//! * A worker that dies (killed, aborted, exiting outside a task) breaks the pool: the future
-//!   of the job it held and every queued one fail with [`FutureError::BrokenExecutor`], later
-//!   submissions fail with [`SubmitError::Broken`]; jobs other workers are running finish.
-//! * A failing initializer breaks the pool the same way.
-//!
-//! # Lifetime of the workers
-//! Shutdown closes the queue; each manager finishes what is queued (unless cancelled), closes
-//! its worker's connection — the worker exits when it reads the end — and reaps it, so no
-//! zombie remains. Dropping the pool, also while the parent unwinds from a panic, is
-//! `shutdown(true, false)`. If the parent dies without unwinding, every worker reads the end
-//! of its connection and exits: no orphan keeps running.
-//!
-//! # Progress
-//! Blocking by nature: `submit` is lock-free up to the gate lock it shares with `shutdown`;
-//! managers block on their worker.
+//! The module is private: its design, failure modes, worker lifetime and progress are
+//! documented on [`ProcessPoolExecutor`], where users see them.
 
 mod registry;
 #[cfg(test)]
@@ -56,7 +28,7 @@ use std::time::Duration;
 /// socket to connect to.
 const SOCKET_ENV: &str = "CONCURRENCY_PROCESS_POOL_SOCKET";
 
-/// Runs registered tasks in worker processes; see the [module documentation](self).
+/// Runs registered tasks in worker processes. Unix only: workers connect over a Unix socket.
 ///
 /// ```no_run
 /// use concurrency::futures::{ProcessPoolExecutor, Registry, TaskFn};
@@ -78,6 +50,37 @@ const SOCKET_ENV: &str = "CONCURRENCY_PROCESS_POOL_SOCKET";
 ///     }
 /// }
 /// ```
+///
+/// # Design
+/// Workers are the current executable started again with one environment variable set
+/// ([`Registry::serve_if_worker`] sees it and serves instead of running `main`): no `fork`
+/// after threads exist. Each worker connects to a Unix socket in a directory only this user
+/// can enter; tasks are found by name in the [`Registry`], and arguments and values travel
+/// `postcard`-encoded in length-prefixed frames.
+///
+/// Submissions go through this crate's lock-free [`ConcurrentQueue`] to *manager* threads in
+/// the parent, one per worker process (started lazily, up to `max_workers`): a manager takes a
+/// job, claims its future (a cancelled one is skipped), sends the request, and completes the
+/// future from the reply. `map` sends `chunksize` items per request.
+///
+/// # Failure
+/// * A task that panics fails only its own future ([`Failure::Panicked`]), as do arguments or
+///   values that cannot be (de)serialized.
+/// * A worker that dies (killed, aborted, exiting outside a task) breaks the pool: the future
+///   of the job it held and every queued one fail with [`FutureError::BrokenExecutor`], later
+///   submissions fail with [`SubmitError::Broken`]; jobs other workers are running finish.
+/// * A failing initializer breaks the pool the same way.
+///
+/// # Lifetime of the workers
+/// Shutdown closes the queue; each manager finishes what is queued (unless cancelled), closes
+/// its worker's connection — the worker exits when it reads the end — and reaps it, so no
+/// zombie remains. Dropping the pool, also while the parent unwinds from a panic, is
+/// `shutdown(true, false)`. If the parent dies without unwinding, every worker reads the end
+/// of its connection and exits: no orphan keeps running.
+///
+/// # Progress
+/// Blocking by nature: `submit` is lock-free up to the gate lock it shares with `shutdown`;
+/// managers block on their worker.
 pub struct ProcessPoolExecutor {
     pool: Arc<Pool>,
 }
