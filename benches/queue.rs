@@ -13,6 +13,11 @@
 //!   moved. One thread cannot be split, so it starts at two.
 //! * `queue/pairs/*`: every thread alternately pushes and pops; nothing is lost or duplicated.
 //!   Throughput is push/pop pairs.
+//! * `queue/pipeline/*`: four producers and four consumers that sleep in a blocking pop (eight
+//!   threads on two cores: the wake-up path under oversubscription). Each producer ends with a
+//!   stop item, and each consumer stops at the first stop item it pops: in a FIFO queue every
+//!   item precedes its producer's stop item, so the last stop item leaves nothing behind. Every
+//!   item is checked as in `mpmc`. Only the competitors with a blocking pop run it.
 //!
 //! Every competitor sits behind one trait. Threads are released together by a `Barrier` and only
 //! the parallel section is timed (`iter_custom`); the thread count is the `BenchmarkId`
@@ -111,6 +116,37 @@ fn mpmc<Q: Queue>(threads: usize, iters: u64) -> Duration {
     time
 }
 
+/// Four producers push `iters` items each and then a stop item; four consumers pop, sleeping
+/// while the queue is empty, until each has popped one stop item.
+fn pipeline<Q: Queue>(iters: u64) -> Duration {
+    const PRODUCERS: usize = 4;
+    const STOP: u64 = u64::MAX;
+    let queue = Q::new();
+    let (time, tallies) = timed_parallel(2 * PRODUCERS, |t, _| {
+        let mut tally = Tally::default();
+        if t < PRODUCERS {
+            let base = (t as u64) << SEQ_BITS;
+            (0..iters).for_each(|i| queue.push(base | i));
+            queue.push(STOP);
+            return tally;
+        }
+        let mut next_seq = [0; PRODUCERS];
+        loop {
+            let v = queue.pop_wait();
+            if v == STOP {
+                return tally;
+            }
+            let (producer, seq) = ((v >> SEQ_BITS) as usize, v & SEQ_MASK);
+            assert!(seq >= next_seq[producer], "per-producer FIFO order broken");
+            next_seq[producer] = seq + 1;
+            tally.add(v);
+        }
+    });
+    Tally::check(&tallies, PRODUCERS, iters);
+    assert_eq!(queue.try_pop(), None, "item duplicated");
+    time
+}
+
 /// Every thread pushes one item and then pops one, `iters` times.
 fn pairs<Q: Queue>(threads: usize, iters: u64) -> Duration {
     let queue = Q::new();
@@ -157,6 +193,14 @@ fn bench_queue<Q: Queue>(c: &mut Criterion) {
             BenchmarkId::new(format!("mpmc/{name}"), threads),
             &threads,
             |b, &threads| b.iter_custom(|iters| mpmc::<Q>(threads, iters)),
+        );
+    }
+    if Q::BLOCKS {
+        group.throughput(Throughput::Elements(4));
+        group.bench_with_input(
+            BenchmarkId::new(format!("pipeline/{name}"), 8),
+            &8,
+            |b, _| b.iter_custom(pipeline::<Q>),
         );
     }
     for threads in THREADS {

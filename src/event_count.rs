@@ -53,8 +53,8 @@
 //! [`notify_one_after_seqcst`]: EventCount::notify_one_after_seqcst
 
 use crate::sync::{
-    fence, park, park_timeout, spin_loop, thread, yield_now, Arc, AtomicBool, AtomicUsize,
-    CachePadded, Mutex, MutexGuard, Ordering,
+    fence, park, park_timeout, thread, Arc, AtomicBool, AtomicUsize, CachePadded, Mutex,
+    MutexGuard, Ordering,
 };
 use std::collections::VecDeque;
 use std::fmt;
@@ -63,7 +63,7 @@ use std::time::Instant;
 /// Spin rounds of `spin_loop`, each twice as long as the one before.
 const SPIN_ROUNDS: usize = 6;
 /// Rounds in all, the ones past [`SPIN_ROUNDS`] yielding the processor.
-const MAX_ROUNDS: usize = if cfg!(loom) { 0 } else { SPIN_ROUNDS + 4 };
+const MAX_ROUNDS: usize = SPIN_ROUNDS + 4;
 
 /// One parked (or parking) waiter.
 struct Sleeper {
@@ -78,6 +78,7 @@ pub(crate) struct EventCount {
     waiting: CachePadded<AtomicUsize>,
     sleepers: Mutex<VecDeque<Arc<Sleeper>>>,
     /// Rounds a waiter spins before it announces itself (adaptive, at most [`MAX_ROUNDS`]).
+    #[cfg_attr(loom, allow(dead_code, reason = "loom waiters do not spin"))]
     spin_rounds: AtomicUsize,
 }
 
@@ -139,17 +140,25 @@ impl EventCount {
         }
     }
 
+    /// Under loom the spin budget is zero: spinning adds interleavings, none that the sleep
+    /// path does not have already.
+    #[cfg(loom)]
+    fn spin<R>(&self, _: &mut impl FnMut() -> Option<R>) -> Option<R> {
+        None
+    }
+
     /// Retries `attempt` within the spin budget, adapting the budget to the outcome.
+    #[cfg(not(loom))]
     fn spin<R>(&self, attempt: &mut impl FnMut() -> Option<R>) -> Option<R> {
         // Relaxed: a tuning hint; any value read is a valid budget.
         let rounds = self.spin_rounds.load(Ordering::Relaxed);
         for round in 0..rounds {
             if round < SPIN_ROUNDS {
                 for _ in 0..1u32 << round {
-                    spin_loop();
+                    crate::sync::spin_loop();
                 }
             } else {
-                yield_now();
+                crate::sync::yield_now();
             }
             if let Some(done) = attempt() {
                 if rounds < MAX_ROUNDS {

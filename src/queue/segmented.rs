@@ -434,7 +434,7 @@ impl<T: Send + 'static, R: Reclaimer> SegQueue<T, R> {
             // Wait for the producer only if one holds the ticket; otherwise poison at once.
             // Relaxed: a stale value only shortens the wait.
             let producer_on_it = ticket < segment.tail.load(Ordering::Relaxed) & !CLOSED;
-            if !producer_on_it || round >= PATIENCE {
+            if !producer_on_it || round == PATIENCE {
                 // Relaxed on success: poisoning publishes nothing. Acquire on failure: the
                 // producer made the cell FULL meanwhile, and its value is ours.
                 match cell.state.compare_exchange(
