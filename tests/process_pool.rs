@@ -429,12 +429,56 @@ macro_rules! named {
     };
 }
 
+/// How long one test may take before the run counts it as hung.
+const TEST_LIMIT: Duration = Duration::from_secs(180);
+
+/// The socket directories of this process's pools that are left in the temp directory.
+fn socket_dirs() -> Vec<std::path::PathBuf> {
+    let mine = format!("concurrency-pool-{}-", std::process::id());
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with(&mine))
+        .map(|entry| entry.path())
+        .collect()
+}
+
+/// Runs `test` on its own thread; `Err` says how it failed: a panic, no end within
+/// [`TEST_LIMIT`], or a worker process or socket directory left behind.
+fn run(test: fn()) -> Result<(), String> {
+    let (done, outcome) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(std::panic::catch_unwind(test).is_ok());
+    });
+    match outcome.recv_timeout(TEST_LIMIT) {
+        Ok(true) => {}
+        Ok(false) => return Err("panicked".into()),
+        Err(_) => return Err(format!("no end within {TEST_LIMIT:?}")),
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !children().is_empty() {
+        if Instant::now() >= deadline {
+            return Err(format!("left worker processes behind: {:?}", children()));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    match socket_dirs()[..] {
+        [] => Ok(()),
+        ref left => Err(format!("left socket directories behind: {left:?}")),
+    }
+}
+
 fn main() {
     registry().serve_if_worker();
     if let Ok(how) = std::env::var(PARENT_ENV) {
         act_as_parent(&how);
         return;
     }
+    // `cargo test --test process_pool -- NAME…` runs the tests whose names contain a NAME.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let tests = named![
         results_come_back_in_order_and_as_completed,
         wait_and_as_completed_return_on_time,
@@ -448,18 +492,26 @@ fn main() {
         no_worker_outlives_a_parent_that_panics_or_is_killed,
         bad_settings_are_refused,
     ];
-    let mut failed = 0;
+    let (mut passed, mut failed) = (0, 0);
     for (name, test) in tests {
-        let outcome = std::panic::catch_unwind(test);
-        println!(
-            "test {name} ... {}",
-            if outcome.is_ok() { "ok" } else { "FAILED" }
-        );
-        failed += usize::from(outcome.is_err());
+        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        match run(test) {
+            Ok(()) => {
+                println!("test {name} ... ok");
+                passed += 1;
+            }
+            Err(why) => {
+                println!("test {name} ... FAILED: {why}");
+                failed += 1;
+                if why.starts_with("no end") {
+                    // A hung test holds its pool: what follows would not be meaningful.
+                    break;
+                }
+            }
+        }
     }
-    println!(
-        "process_pool: {} passed, {failed} failed",
-        tests.len() - failed
-    );
+    println!("process_pool: {passed} passed, {failed} failed");
     std::process::exit(i32::from(failed > 0));
 }
