@@ -64,6 +64,81 @@ impl<'de> Deserialize<'de> for Undecodable {
     }
 }
 
+/// Serializes as one byte string, as large as it is.
+struct Blob(Vec<u8>);
+
+impl Serialize for Blob {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Blob {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::deserialize(d).map(Blob)
+    }
+}
+
+fn blob_len(blob: Blob) -> u64 {
+    blob.0.len() as u64
+}
+
+/// One byte over the largest frame a worker accepts (1 GiB).
+const OVER_THE_FRAME_LIMIT: usize = (1 << 30) + 1;
+
+/// This worker's connection to its pool, duplicated: the Unix socket whose peer is a pool's
+/// socket path.
+fn connection() -> std::os::unix::net::UnixStream {
+    use std::os::fd::{BorrowedFd, RawFd};
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in fds {
+        let Ok(link) = std::fs::read_link(format!("/proc/self/fd/{fd}")) else {
+            continue;
+        };
+        if !link.to_string_lossy().starts_with("socket:") {
+            continue;
+        }
+        // SAFETY: `fd` is open: it is listed as a socket, and nothing in this worker closes a
+        // descriptor while a task runs (the serve loop waits for the task).
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        let stream = std::os::unix::net::UnixStream::from(borrowed.try_clone_to_owned().unwrap());
+        let to_a_pool = stream.peer_addr().is_ok_and(|peer| {
+            peer.as_pathname()
+                .is_some_and(|path| path.to_string_lossy().contains("concurrency-pool-"))
+        });
+        if to_a_pool {
+            return stream;
+        }
+    }
+    panic!("this worker has no connection to a pool")
+}
+
+/// Breaks the protocol `how`, writing straight to the worker's connection; then, unless it
+/// exited, stays alive and silent, as a hung or hostile worker would.
+fn misbehave(how: String) -> u64 {
+    use std::io::Write;
+    let mut connection = connection();
+    match how.as_str() {
+        // A frame of 3 bytes that is no reply: a length whose every byte says "more follows".
+        "undecodable" => connection
+            .write_all(&[3, 0, 0, 0, 0xff, 0xff, 0xff])
+            .unwrap(),
+        "over-limit" => connection.write_all(&u32::MAX.to_le_bytes()).unwrap(),
+        "cut" => {
+            connection.write_all(&[100, 0, 0, 0, 1, 2, 3]).unwrap();
+            connection.shutdown(std::net::Shutdown::Both).unwrap();
+        }
+        "exit" => std::process::exit(0),
+        _ => panic!("misbehave: no such way: {how}"),
+    }
+    std::thread::sleep(Duration::from_secs(3_600));
+    0
+}
+
 fn never_runs(_: ()) -> u64 {
     0
 }
@@ -80,6 +155,8 @@ static INITIALIZE: TaskFn<u64, ()> = TaskFn::new("initialize", initialize);
 static INITIALIZED_VALUE: TaskFn<(), u64> = TaskFn::new("initialized", initialized);
 static TAKES_UNDECODABLE: TaskFn<Undecodable, u64> =
     TaskFn::new("takes_undecodable", takes_undecodable);
+static BLOB_LEN: TaskFn<Blob, u64> = TaskFn::new("blob_len", blob_len);
+static MISBEHAVE: TaskFn<String, u64> = TaskFn::new("misbehave", misbehave);
 static NOT_REGISTERED: TaskFn<(), u64> = TaskFn::new("not_registered", never_runs);
 
 fn registry() -> Registry {
@@ -91,6 +168,8 @@ fn registry() -> Registry {
         .register(INITIALIZE)
         .register(INITIALIZED_VALUE)
         .register(TAKES_UNDECODABLE)
+        .register(BLOB_LEN)
+        .register(MISBEHAVE)
 }
 
 fn pool(workers: usize) -> ProcessPoolExecutor {
@@ -245,6 +324,90 @@ fn values_that_do_not_serialize_fail_their_future() {
     let message = unknown.exception(None).unwrap().unwrap().to_string();
     assert!(message.contains("not_registered"), "{message}");
     assert_eq!(pool.submit(SQUARE, 4).unwrap().result(None).unwrap(), 16);
+}
+
+/// The message of a future's failure, or a panic naming what it got instead.
+fn failure<R: std::fmt::Debug>(result: Result<R, FutureError>) -> String {
+    match result {
+        Err(FutureError::Failed(error)) => error.to_string(),
+        other => panic!("expected a failed task, got {other:?}"),
+    }
+}
+
+fn arguments_over_the_frame_limit_fail_their_own_future() {
+    let pool = pool(1);
+    let limit = "1073741824 bytes";
+    let huge = pool
+        .submit(BLOB_LEN, Blob(vec![0; OVER_THE_FRAME_LIMIT]))
+        .unwrap();
+    let message = failure(huge.result(Some(Duration::from_secs(60))));
+    assert!(message.contains(limit), "{message}");
+    assert!(message.contains("\"blob_len\""), "{message}");
+    // Each item fits, their chunk does not.
+    let halves = [0, 1].map(|_| Blob(vec![0; OVER_THE_FRAME_LIMIT / 2 + 1]));
+    let mut chunk = pool
+        .map(BLOB_LEN, halves, 2, Some(Duration::from_secs(60)))
+        .unwrap();
+    for _ in 0..2 {
+        let message = failure(chunk.next().unwrap());
+        assert!(message.contains(limit), "{message}");
+    }
+    assert!(chunk.next().is_none());
+    drop(chunk);
+    let items = [
+        Blob(vec![7; 10]),
+        Blob(vec![0; OVER_THE_FRAME_LIMIT]),
+        Blob(vec![]),
+    ];
+    let mut one_by_one = pool
+        .map(BLOB_LEN, items, 1, Some(Duration::from_secs(60)))
+        .unwrap();
+    assert_eq!(one_by_one.next().unwrap().unwrap(), 10);
+    assert!(failure(one_by_one.next().unwrap()).contains(limit));
+    assert_eq!(one_by_one.next().unwrap().unwrap(), 0);
+    // Nothing else was lost: the pool and its worker go on.
+    assert_eq!(
+        pool.submit(SQUARE, 6)
+            .unwrap()
+            .result(Some(Duration::from_secs(60)))
+            .unwrap(),
+        36
+    );
+}
+
+fn a_worker_that_breaks_the_protocol_is_killed_and_breaks_the_pool() {
+    let ways = [
+        ("undecodable", "undecodable"),
+        ("over-limit", "over the limit"),
+        ("cut", "inside a frame"),
+        ("exit", "exit status: 0"),
+    ];
+    for (how, cause) in ways {
+        let pool = pool(1);
+        let worker = pool.submit(PID, ()).unwrap().result(None).unwrap();
+        let bad = pool.submit(MISBEHAVE, how.to_owned()).unwrap();
+        let queued = pool.submit(SQUARE, 2).unwrap();
+        match bad.result(Some(Duration::from_secs(30))) {
+            Err(FutureError::BrokenExecutor(why)) => {
+                assert!(why.contains(&format!("pid {worker}")), "{how}: {why}");
+                assert!(why.contains(cause), "{how}: {why}");
+            }
+            other => panic!("{how}: expected a broken pool, got {other:?}"),
+        }
+        assert!(
+            matches!(
+                queued.result(Some(Duration::from_secs(30))),
+                Err(FutureError::BrokenExecutor(_))
+            ),
+            "{how}"
+        );
+        assert!(matches!(
+            pool.submit(SQUARE, 1),
+            Err(SubmitError::Broken(_))
+        ));
+        drop(pool);
+        assert!(!alive(worker), "{how}: worker {worker} outlived its pool");
+    }
 }
 
 fn a_killed_worker_breaks_the_pool_within_a_second() {
@@ -485,6 +648,8 @@ fn main() {
         map_times_out_from_the_call_and_its_drop_cancels,
         a_panicking_task_fails_only_its_future,
         values_that_do_not_serialize_fail_their_future,
+        arguments_over_the_frame_limit_fail_their_own_future,
+        a_worker_that_breaks_the_protocol_is_killed_and_breaks_the_pool,
         a_killed_worker_breaks_the_pool_within_a_second,
         workers_are_recycled_after_max_tasks_per_child,
         the_initializer_runs_in_every_worker_and_its_failure_breaks_the_pool,

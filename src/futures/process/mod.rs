@@ -14,10 +14,17 @@
 //!
 //! # Failure
 //! * A task that panics fails only its own future ([`Failure::Panicked`]), as do arguments or
-//!   values that cannot be (de)serialized.
-//! * A worker that dies (killed, aborted, exiting outside a task) breaks the pool: the future
-//!   of the job it held and every queued one fail with [`FutureError::BrokenExecutor`], later
-//!   submissions fail with [`SubmitError::Broken`]; jobs other workers are running finish.
+//!   values that cannot be (de)serialized, and arguments whose request would take more than the
+//!   frame limit (1 GiB) encoded: `submit` and `map` encode each request once, up front, and
+//!   such a future fails at once with a message naming the limit.
+//! * A worker that dies (killed, aborted, exiting outside a task) or breaks the protocol (a
+//!   reply that does not decode, a length over the limit, a connection cut inside a frame)
+//!   breaks the pool: the future of the job it held and every queued one fail with
+//!   [`FutureError::BrokenExecutor`], whose message names the worker's pid, what it did and how
+//!   it ended; later submissions fail with [`SubmitError::Broken`]; jobs other workers are
+//!   running finish. The manager closes the connection, gives a worker that may be dying a
+//!   second to exit, kills it otherwise, and reaps it: a live worker never keeps the pool
+//!   waiting.
 //! * A failing initializer breaks the pool the same way.
 //!
 //! # Lifetime of the workers
@@ -40,7 +47,7 @@ mod worker;
 pub use registry::{Registry, TaskFn};
 pub use wire::Failure;
 
-use self::wire::{Reply, Request};
+use self::wire::{Bytes, Outcome, Reply, Request};
 use self::worker::{SocketDir, WorkerProcess};
 use super::error::{BuildError, FutureError, SubmitError, TaskError};
 use super::future::{deadline, Future};
@@ -87,6 +94,7 @@ pub struct ProcessPoolExecutor {
 pub struct ProcessPoolExecutorBuilder {
     max_workers: Option<usize>,
     max_tasks_per_child: Option<usize>,
+    /// The initializer's name and the frame of its request.
     initializer: Option<(String, Vec<u8>)>,
 }
 
@@ -108,10 +116,16 @@ impl ProcessPoolExecutorBuilder {
     /// Runs `task(args)` first in every worker process; if it fails (panics), the pool breaks.
     ///
     /// # Panics
-    /// If `args` cannot be serialized.
+    /// If `args` cannot be serialized, or take more than the frame limit (1 GiB) serialized.
     pub fn initializer<A: Serialize>(mut self, task: TaskFn<A, ()>, args: A) -> Self {
         let args = wire::encode(&args).expect("the initializer's arguments serialize");
-        self.initializer = Some((task.name().to_owned(), args));
+        let request = Request::Init {
+            task: task.name().to_owned(),
+            args: Bytes(args),
+        };
+        let frame = wire::frame(&request)
+            .unwrap_or_else(|e| panic!("cannot send the initializer {:?}: {e}", task.name()));
+        self.initializer = Some((task.name().to_owned(), frame));
         self
     }
 
@@ -151,7 +165,8 @@ impl ProcessPoolExecutorBuilder {
 trait Job: Send {
     /// Claims the future; false if it was cancelled.
     fn start(&self) -> bool;
-    fn request(&self) -> Request;
+    /// The request's frame.
+    fn frame(&self) -> &[u8];
     fn finish(&self, reply: Reply);
     fn cancel(&self);
     fn broken(&self, why: &str);
@@ -161,7 +176,10 @@ trait Job: Send {
 /// `map` chunk (`V` = the values of its arguments, in order).
 struct Pending<V> {
     task: &'static str,
-    args: Vec<Vec<u8>>,
+    /// The encoded request, ready to be written.
+    frame: Vec<u8>,
+    /// How many arguments it carries.
+    len: usize,
     future: Future<V>,
     /// Turns the reply into the future's outcome.
     outcome: fn(&'static str, usize, Reply) -> Result<V, TaskError>,
@@ -171,12 +189,9 @@ struct Pending<V> {
 type ChunkFuture<R> = Future<Vec<Result<R, TaskError>>>;
 
 /// Decodes one outcome of a reply.
-fn value<R: DeserializeOwned>(
-    task: &str,
-    outcome: Option<Result<Vec<u8>, Failure>>,
-) -> Result<R, TaskError> {
+fn value<R: DeserializeOwned>(task: &str, outcome: Option<Outcome>) -> Result<R, TaskError> {
     match outcome {
-        Some(Ok(bytes)) => wire::decode(&bytes)
+        Some(Ok(Bytes(bytes))) => wire::decode(&bytes)
             .map_err(|e| TaskError::new(format!("cannot decode the value of task {task:?}: {e}"))),
         Some(Err(failure)) => Err(TaskError::new(failure)),
         None => Err(TaskError::new(format!(
@@ -204,21 +219,27 @@ fn chunk_outcome<R: DeserializeOwned>(
     Ok((0..len).map(|_| value(task, outcomes.next())).collect())
 }
 
+/// The frame of a request to run `task` on each of `args`; `Err` says why there is none.
+fn run_frame(task: &str, args: Vec<Bytes>) -> Result<Vec<u8>, String> {
+    let request = Request::Run {
+        task: task.to_owned(),
+        args,
+    };
+    wire::frame(&request).map_err(|e| format!("cannot send task {task:?} to a worker process: {e}"))
+}
+
 impl<V: Send + Sync + 'static> Job for Pending<V> {
     fn start(&self) -> bool {
         self.future.set_running_or_notify_cancel() == Ok(true)
     }
 
-    fn request(&self) -> Request {
-        Request::Run {
-            task: self.task.to_owned(),
-            args: self.args.clone(),
-        }
+    fn frame(&self) -> &[u8] {
+        &self.frame
     }
 
     fn finish(&self, reply: Reply) {
         // Err: impossible, this manager claimed the future.
-        let _ = match (self.outcome)(self.task, self.args.len(), reply) {
+        let _ = match (self.outcome)(self.task, self.len, reply) {
             Ok(value) => self.future.set_result(value),
             Err(error) => self.future.set_exception(error),
         };
@@ -321,7 +342,7 @@ fn manage(pool: Arc<Pool>) {
                 return;
             }
         };
-        match running.call(&job.request()) {
+        match running.call(job.frame()) {
             Ok(reply) => job.finish(reply),
             Err(why) => {
                 job.broken(&format!("process pool is broken: {why}"));
@@ -364,16 +385,19 @@ impl ProcessPoolExecutor {
         R: DeserializeOwned + Send + Sync + 'static,
     {
         let future = Future::new();
-        match wire::encode(&args) {
-            Ok(args) => self.enqueue(Box::new(Pending {
+        let frame = wire::encode(&args)
+            .map_err(|e| format!("cannot encode the arguments of task {:?}: {e}", task.name()))
+            .and_then(|args| run_frame(task.name(), vec![Bytes(args)]));
+        match frame {
+            Ok(frame) => self.enqueue(Box::new(Pending {
                 task: task.name(),
-                args: vec![args],
+                frame,
+                len: 1,
                 future: future.clone(),
                 outcome: call_outcome::<R>,
             }))?,
-            Err(e) => {
+            Err(why) => {
                 self.refuse_if_closed()?;
-                let why = format!("cannot encode the arguments of task {:?}: {e}", task.name());
                 // Ok: the future is new and nobody else completes it.
                 let _ = future.set_exception(TaskError::new(why));
             }
@@ -416,21 +440,28 @@ impl ProcessPoolExecutor {
             let mut unencodable = None;
             for item in items.by_ref().take(chunksize) {
                 match wire::encode(&item) {
-                    Ok(bytes) => args.push(bytes),
+                    Ok(bytes) => args.push(Bytes(bytes)),
                     Err(e) => unencodable = Some(e),
                 }
             }
             let future = Future::new();
             let len = args.len();
-            let submitted = match unencodable {
-                None => self.enqueue(Box::new(Pending {
+            let frame = match unencodable {
+                None => run_frame(task.name(), args),
+                Some(e) => Err(format!(
+                    "cannot encode an argument of task {:?}: {e}",
+                    task.name()
+                )),
+            };
+            let submitted = match frame {
+                Ok(frame) => self.enqueue(Box::new(Pending {
                     task: task.name(),
-                    args,
+                    frame,
+                    len,
                     future: future.clone(),
                     outcome: chunk_outcome::<R>,
                 })),
-                Some(e) => {
-                    let why = format!("cannot encode an argument of task {:?}: {e}", task.name());
+                Err(why) => {
                     // Ok: the future is new and nobody else completes it.
                     let _ = future.set_exception(TaskError::new(why));
                     self.refuse_if_closed()

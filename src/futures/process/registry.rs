@@ -1,6 +1,6 @@
 //! Tasks by name, and the worker side of the protocol.
 
-use super::wire::{self, Failure, Reply, Request};
+use super::wire::{self, Bytes, Failure, Outcome, Reply, Request};
 use super::SOCKET_ENV;
 use crate::futures::error::panic_message;
 use serde::de::DeserializeOwned;
@@ -64,7 +64,7 @@ impl<A, R> fmt::Debug for TaskFn<A, R> {
 }
 
 /// Runs a task on encoded arguments, returning its encoded value.
-type Handler = Box<dyn Fn(&[u8]) -> Result<Vec<u8>, Failure> + Send + Sync>;
+type Handler = Box<dyn Fn(&[u8]) -> Outcome + Send + Sync>;
 
 /// The tasks worker processes can run, by name.
 ///
@@ -97,7 +97,9 @@ impl Registry {
             let args: A = wire::decode(bytes).map_err(|e| Failure::BadArguments(e.to_string()))?;
             let value = catch_unwind(AssertUnwindSafe(|| (task.run)(args)))
                 .map_err(|payload| Failure::Panicked(panic_message(&*payload)))?;
-            wire::encode(&value).map_err(|e| Failure::BadResult(e.to_string()))
+            wire::encode(&value)
+                .map(Bytes)
+                .map_err(|e| Failure::BadResult(e.to_string()))
         });
         let clash = self.handlers.insert(task.name, handler).is_some();
         assert!(
@@ -141,8 +143,10 @@ impl Registry {
         let mut writer = std::io::BufWriter::new(stream);
         while let Some(request) = wire::receive::<Request>(&mut reader)? {
             let reply: Reply = match request {
-                Request::Init { task, args } => vec![self.call(&task, &args)],
-                Request::Run { task, args } => args.iter().map(|a| self.call(&task, a)).collect(),
+                Request::Init { task, args } => vec![self.call(&task, &args.0)],
+                Request::Run { task, args } => {
+                    args.iter().map(|a| self.call(&task, &a.0)).collect()
+                }
             };
             wire::send(&mut writer, &reply)?;
         }
@@ -150,7 +154,7 @@ impl Registry {
     }
 
     /// Runs `task` on encoded `args`.
-    pub(super) fn call(&self, task: &str, args: &[u8]) -> Result<Vec<u8>, Failure> {
+    pub(super) fn call(&self, task: &str, args: &[u8]) -> Outcome {
         match self.handlers.get(task) {
             Some(handler) => handler(args),
             None => Err(Failure::UnknownTask(task.to_owned())),

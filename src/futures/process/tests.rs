@@ -1,5 +1,5 @@
 use super::registry::{Registry, TaskFn};
-use super::wire::{self, Failure, Reply, Request};
+use super::wire::{self, Bytes, Failure, Reply, Request};
 use std::io::Cursor;
 
 fn double(x: u32) -> u32 {
@@ -18,16 +18,16 @@ fn frames_round_trip_and_end_cleanly() {
     let mut bytes = Vec::new();
     let request = Request::Run {
         task: "double".into(),
-        args: vec![vec![1, 2], vec![]],
+        args: vec![Bytes(vec![1, 2]), Bytes(vec![])],
     };
     wire::send(&mut bytes, &request).unwrap();
-    let reply: Reply = vec![Ok(vec![9]), Err(Failure::Panicked("p".into()))];
+    let reply: Reply = vec![Ok(Bytes(vec![9])), Err(Failure::Panicked("p".into()))];
     wire::send(&mut bytes, &reply).unwrap();
     let mut input = Cursor::new(bytes);
     match wire::receive::<Request>(&mut input).unwrap() {
         Some(Request::Run { task, args }) => {
             assert_eq!(task, "double");
-            assert_eq!(args, [vec![1, 2], vec![]]);
+            assert_eq!(args, [Bytes(vec![1, 2]), Bytes(vec![])]);
         }
         other => panic!("{other:?}"),
     }
@@ -38,7 +38,7 @@ fn frames_round_trip_and_end_cleanly() {
 #[test]
 fn truncated_and_oversized_frames_are_errors() {
     let mut bytes = Vec::new();
-    wire::send(&mut bytes, &vec![Ok::<Vec<u8>, Failure>(vec![1; 10])]).unwrap();
+    wire::send(&mut bytes, &vec![Ok::<Bytes, Failure>(Bytes(vec![1; 10]))]).unwrap();
     bytes.truncate(bytes.len() - 1);
     assert!(wire::receive::<Reply>(&mut Cursor::new(bytes)).is_err());
     let oversized = u32::MAX.to_le_bytes().to_vec();
@@ -49,7 +49,7 @@ fn truncated_and_oversized_frames_are_errors() {
 fn the_registry_runs_tasks_by_name_and_reports_failures() {
     let registry = Registry::new().register(DOUBLE).register(FAILS);
     let args = wire::encode(&21u32).unwrap();
-    let value: u32 = wire::decode(&registry.call("double", &args).unwrap()).unwrap();
+    let value: u32 = wire::decode(&registry.call("double", &args).unwrap().0).unwrap();
     assert_eq!(value, 42);
     assert!(matches!(
         registry.call("double", &[]),

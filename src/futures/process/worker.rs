@@ -1,8 +1,8 @@
 //! The parent's handle on one worker process: start it, hand it requests, retire it.
 
-use super::wire::{self, Reply, Request};
+use super::wire::{self, Reply};
 use super::SOCKET_ENV;
-use std::io::{self, BufReader, BufWriter};
+use std::io::{self, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,17 +11,21 @@ use std::time::{Duration, Instant};
 /// How long a started worker has to connect back.
 const CONNECT_LIMIT: Duration = Duration::from_secs(10);
 
+/// How long a worker whose connection failed has to exit by itself before it is killed: long
+/// enough for a dying one to be seen exiting, so the error tells how it ended.
+const EXIT_GRACE: Duration = Duration::from_secs(1);
+
 /// A running worker process and its connection.
 pub(super) struct WorkerProcess {
     child: Child,
     reader: BufReader<UnixStream>,
-    writer: BufWriter<UnixStream>,
+    writer: UnixStream,
 }
 
 impl WorkerProcess {
     /// Starts the current executable in worker mode and waits for it to connect to a socket
-    /// at `socket` (a path in the pool's private directory), then runs the initializer, if
-    /// any. Errors say why the pool cannot have this worker.
+    /// at `socket` (a path in the pool's private directory), then runs the initializer — its
+    /// name and its request's frame — if any. Errors say why the pool cannot have this worker.
     pub(super) fn start(
         socket: &Path,
         initializer: Option<&(String, Vec<u8>)>,
@@ -41,22 +45,25 @@ impl WorkerProcess {
         let stream = match connected {
             Ok(stream) => stream,
             Err(why) => {
-                reap(&mut child);
+                let _ = child.kill();
+                let _ = child.wait();
                 return Err(why);
             }
         };
-        let reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
-        let mut worker = Self {
-            child,
-            reader,
-            writer: BufWriter::new(stream),
+        let mut worker = match stream.try_clone() {
+            Ok(reader) => Self {
+                child,
+                reader: BufReader::new(reader),
+                writer: stream,
+            },
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("cannot use the worker's connection: {e}"));
+            }
         };
-        if let Some((task, args)) = initializer {
-            let request = Request::Init {
-                task: task.clone(),
-                args: args.clone(),
-            };
-            let outcome = worker.call(&request)?.pop().unwrap_or_else(|| {
+        if let Some((task, frame)) = initializer {
+            let outcome = worker.call(frame)?.pop().unwrap_or_else(|| {
                 Err(super::Failure::BadResult(
                     "the worker sent no outcome".into(),
                 ))
@@ -69,28 +76,53 @@ impl WorkerProcess {
         Ok(worker)
     }
 
-    /// Runs `request`; an `Err` means the worker died (and is reaped) and says how.
-    pub(super) fn call(&mut self, request: &Request) -> Result<Reply, String> {
-        let answered = wire::send(&mut self.writer, request)
+    /// Sends a request's `frame` and returns the reply. An `Err` says what went wrong and how
+    /// the worker ended: it is gone then (killed if it had to be) and reaped.
+    pub(super) fn call(&mut self, frame: &[u8]) -> Result<Reply, String> {
+        let answered = self
+            .writer
+            .write_all(frame)
             .and_then(|()| wire::receive::<Reply>(&mut self.reader));
         match answered {
             Ok(Some(reply)) => Ok(reply),
-            Ok(None) => Err(self.died("closed its connection")),
-            Err(e) => Err(self.died(&e.to_string())),
+            Ok(None) => Err(self.end("closed its connection", EXIT_GRACE)),
+            // A lie, not a death: the worker is alive and must be stopped.
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                Err(self.end(&format!("sent a bad reply ({e})"), Duration::ZERO))
+            }
+            Err(e) => Err(self.end(&format!("failed on its connection ({e})"), EXIT_GRACE)),
         }
     }
 
-    fn died(&mut self, what: &str) -> String {
+    /// Ends a worker that failed `what`: closes its connection, gives it `grace` to exit by
+    /// itself, kills it if it did not, and reaps it. Says what happened.
+    fn end(&mut self, what: &str, grace: Duration) -> String {
         let pid = self.child.id();
-        let status = reap(&mut self.child);
-        format!("a worker process (pid {pid}) terminated abruptly ({what}; {status})")
+        let _ = self.writer.shutdown(std::net::Shutdown::Both);
+        let deadline = Instant::now() + grace;
+        let how = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break format!("it ended with {status}"),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Ok(None) | Err(_) => {
+                    let _ = self.child.kill();
+                    break match self.child.wait() {
+                        Ok(status) => format!("the pool killed it ({status})"),
+                        Err(e) => format!("the pool killed it; its status is unknown: {e}"),
+                    };
+                }
+            }
+        };
+        format!("a worker process (pid {pid}) {what}; {how}")
     }
 
     /// Closes the connection, which ends the worker, and reaps it.
     pub(super) fn retire(mut self) {
         // The worker exits when its read sees the connection closed.
-        let _ = self.writer.get_ref().shutdown(std::net::Shutdown::Both);
-        reap(&mut self.child);
+        let _ = self.writer.shutdown(std::net::Shutdown::Both);
+        let _ = self.child.wait();
     }
 }
 
@@ -125,14 +157,6 @@ fn accept(listener: &UnixListener, child: &mut Child) -> Result<UnixStream, Stri
             ));
         }
         std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// Waits for `child` to exit, so that it leaves no zombie; describes how it ended.
-fn reap(child: &mut Child) -> String {
-    match child.wait() {
-        Ok(status) => status.to_string(),
-        Err(e) => format!("its status is unknown: {e}"),
     }
 }
 
