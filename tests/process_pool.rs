@@ -83,6 +83,10 @@ fn blob_len(blob: Blob) -> u64 {
     blob.0.len() as u64
 }
 
+fn bytes_of(len: u64) -> Vec<u8> {
+    vec![1; len as usize]
+}
+
 /// One byte over the largest frame a worker accepts (1 GiB).
 const OVER_THE_FRAME_LIMIT: usize = (1 << 30) + 1;
 
@@ -128,6 +132,8 @@ fn misbehave(how: String) -> u64 {
             .write_all(&[3, 0, 0, 0, 0xff, 0xff, 0xff])
             .unwrap(),
         "over-limit" => connection.write_all(&u32::MAX.to_le_bytes()).unwrap(),
+        // Under the frame limit, over the reply limit: 512 MiB announced, none sent.
+        "over-reply-limit" => connection.write_all(&(1u32 << 29).to_le_bytes()).unwrap(),
         "cut" => {
             connection.write_all(&[100, 0, 0, 0, 1, 2, 3]).unwrap();
             connection.shutdown(std::net::Shutdown::Both).unwrap();
@@ -156,6 +162,7 @@ static INITIALIZED_VALUE: TaskFn<(), u64> = TaskFn::new("initialized", initializ
 static TAKES_UNDECODABLE: TaskFn<Undecodable, u64> =
     TaskFn::new("takes_undecodable", takes_undecodable);
 static BLOB_LEN: TaskFn<Blob, u64> = TaskFn::new("blob_len", blob_len);
+static BYTES_OF: TaskFn<u64, Vec<u8>> = TaskFn::new("bytes_of", bytes_of);
 static MISBEHAVE: TaskFn<String, u64> = TaskFn::new("misbehave", misbehave);
 static NOT_REGISTERED: TaskFn<(), u64> = TaskFn::new("not_registered", never_runs);
 
@@ -170,6 +177,7 @@ fn registry() -> Registry {
         .register(TAKES_UNDECODABLE)
         .register(BLOB_LEN)
         .register(MISBEHAVE)
+        .register(BYTES_OF)
 }
 
 fn pool(workers: usize) -> ProcessPoolExecutor {
@@ -375,10 +383,40 @@ fn arguments_over_the_frame_limit_fail_their_own_future() {
     );
 }
 
+fn a_value_over_the_reply_limit_fails_its_own_future() {
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .max_reply_bytes(1 << 16)
+        .build()
+        .unwrap();
+    let mut values = pool
+        .map(
+            BYTES_OF,
+            [10, 100_000, 20],
+            3,
+            Some(Duration::from_secs(60)),
+        )
+        .unwrap();
+    assert_eq!(values.next().unwrap().unwrap(), vec![1; 10]);
+    let message = failure(values.next().unwrap());
+    assert!(message.contains("reply limit of 65536 bytes"), "{message}");
+    assert_eq!(values.next().unwrap().unwrap(), vec![1; 20]);
+    let alone = pool.submit(BYTES_OF, 70_000).unwrap();
+    assert!(failure(alone.result(Some(Duration::from_secs(60)))).contains("65536"));
+    assert_eq!(
+        pool.submit(SQUARE, 7)
+            .unwrap()
+            .result(Some(Duration::from_secs(60)))
+            .unwrap(),
+        49
+    );
+}
+
 fn a_worker_that_breaks_the_protocol_is_killed_and_breaks_the_pool() {
     let ways = [
         ("undecodable", "undecodable"),
         ("over-limit", "over the limit"),
+        ("over-reply-limit", "over the limit of 67108864 bytes"),
         ("cut", "inside a frame"),
         ("exit", "exit status: 0"),
     ];
@@ -649,6 +687,7 @@ fn main() {
         a_panicking_task_fails_only_its_future,
         values_that_do_not_serialize_fail_their_future,
         arguments_over_the_frame_limit_fail_their_own_future,
+        a_value_over_the_reply_limit_fails_its_own_future,
         a_worker_that_breaks_the_protocol_is_killed_and_breaks_the_pool,
         a_killed_worker_breaks_the_pool_within_a_second,
         workers_are_recycled_after_max_tasks_per_child,

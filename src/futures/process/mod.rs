@@ -16,9 +16,12 @@
 //! * A task that panics fails only its own future ([`Failure::Panicked`]), as do arguments or
 //!   values that cannot be (de)serialized, and arguments whose request would take more than the
 //!   frame limit (1 GiB) encoded: `submit` and `map` encode each request once, up front, and
-//!   such a future fails at once with a message naming the limit.
+//!   such a future fails at once with a message naming the limit. So does a value larger
+//!   than the pool's reply limit ([`max_reply_bytes`](ProcessPoolExecutorBuilder::max_reply_bytes),
+//!   64 MiB by default): its worker replaces it with [`Failure::BadResult`].
 //! * A worker that dies (killed, aborted, exiting outside a task) or breaks the protocol (a
-//!   reply that does not decode, a length over the limit, a connection cut inside a frame)
+//!   reply that does not decode or holds the wrong number of outcomes, a length over the reply
+//!   limit — refused before any of it is read — or a connection cut inside a frame)
 //!   breaks the pool: the future of the job it held and every queued one fail with
 //!   [`FutureError::BrokenExecutor`], whose message names the worker's pid, what it did and how
 //!   it ended; later submissions fail with [`SubmitError::Broken`]; jobs other workers are
@@ -48,7 +51,7 @@ pub use registry::{Registry, TaskFn};
 pub use wire::Failure;
 
 use self::wire::{Bytes, Outcome, Reply, Request};
-use self::worker::{SocketDir, WorkerProcess};
+use self::worker::{Settings, SocketDir, WorkerProcess};
 use super::error::{BuildError, FutureError, SubmitError, TaskError};
 use super::future::{deadline, Future};
 use crate::queue::{ConcurrentQueue, QueueMode};
@@ -62,6 +65,11 @@ use std::time::Duration;
 /// The environment variable that puts a started executable in worker mode: the path of the
 /// socket to connect to.
 const SOCKET_ENV: &str = "CONCURRENCY_PROCESS_POOL_SOCKET";
+/// The environment variable that tells a worker the pool's `max_reply_bytes`.
+const MAX_REPLY_ENV: &str = "CONCURRENCY_PROCESS_POOL_MAX_REPLY";
+
+/// The default of [`ProcessPoolExecutorBuilder::max_reply_bytes`]: 64 MiB.
+const DEFAULT_MAX_REPLY_BYTES: usize = 64 << 20;
 
 /// Runs registered tasks in worker processes; see the [module documentation](self).
 ///
@@ -94,6 +102,7 @@ pub struct ProcessPoolExecutor {
 pub struct ProcessPoolExecutorBuilder {
     max_workers: Option<usize>,
     max_tasks_per_child: Option<usize>,
+    max_reply_bytes: Option<usize>,
     /// The initializer's name and the frame of its request.
     initializer: Option<(String, Vec<u8>)>,
 }
@@ -110,6 +119,17 @@ impl ProcessPoolExecutorBuilder {
     /// chunk counts once). Zero is refused by [`build`](Self::build).
     pub fn max_tasks_per_child(mut self, tasks: usize) -> Self {
         self.max_tasks_per_child = Some(tasks);
+        self
+    }
+
+    /// The largest reply a worker may send for one request (a `map` chunk's values travel in
+    /// one reply), in bytes encoded: by default 64 MiB, at most the
+    /// frame limit (1 GiB: larger values act as 1 GiB). A worker fails the largest values of a
+    /// reply that would not fit with [`Failure::BadResult`] (naming the limit), so only their
+    /// futures fail; a reply that announces more is refused before it is read, its worker
+    /// killed, and the pool broken. The parent allocates for a reply only as its bytes arrive.
+    pub fn max_reply_bytes(mut self, bytes: usize) -> Self {
+        self.max_reply_bytes = Some(bytes);
         self
     }
 
@@ -152,7 +172,13 @@ impl ProcessPoolExecutorBuilder {
                 jobs: ConcurrentQueue::with_mode_and_reclaimer(QueueMode::LockFree),
                 max_workers,
                 max_tasks_per_child: self.max_tasks_per_child,
-                initializer: self.initializer,
+                settings: Settings {
+                    max_reply: self
+                        .max_reply_bytes
+                        .unwrap_or(DEFAULT_MAX_REPLY_BYTES)
+                        .min(wire::MAX_FRAME),
+                    initializer: self.initializer,
+                },
                 sockets: Mutex::new(None),
                 next_socket: AtomicU64::new(0),
                 gate: Mutex::new(Gate::default()),
@@ -167,6 +193,8 @@ trait Job: Send {
     fn start(&self) -> bool;
     /// The request's frame.
     fn frame(&self) -> &[u8];
+    /// How many arguments it carries.
+    fn len(&self) -> usize;
     fn finish(&self, reply: Reply);
     fn cancel(&self);
     fn broken(&self, why: &str);
@@ -237,6 +265,10 @@ impl<V: Send + Sync + 'static> Job for Pending<V> {
         &self.frame
     }
 
+    fn len(&self) -> usize {
+        self.len
+    }
+
     fn finish(&self, reply: Reply) {
         // Err: impossible, this manager claimed the future.
         let _ = match (self.outcome)(self.task, self.len, reply) {
@@ -258,7 +290,7 @@ struct Pool {
     jobs: ConcurrentQueue<Box<dyn Job>>,
     max_workers: usize,
     max_tasks_per_child: Option<usize>,
-    initializer: Option<(String, Vec<u8>)>,
+    settings: Settings,
     /// The workers' socket directory, made with the first worker.
     sockets: Mutex<Option<Arc<SocketDir>>>,
     next_socket: AtomicU64,
@@ -300,7 +332,7 @@ impl Pool {
         };
         // Relaxed: a counter that only needs to hand out distinct numbers.
         let n = self.next_socket.fetch_add(1, Ordering::Relaxed);
-        WorkerProcess::start(&dir.socket(n), self.initializer.as_ref())
+        WorkerProcess::start(&dir.socket(n), &self.settings)
     }
 
     /// Breaks the pool: later submissions fail, and every queued job's future fails.
@@ -342,7 +374,7 @@ fn manage(pool: Arc<Pool>) {
                 return;
             }
         };
-        match running.call(job.frame()) {
+        match running.call(job.frame(), job.len()) {
             Ok(reply) => job.finish(reply),
             Err(why) => {
                 job.broken(&format!("process pool is broken: {why}"));

@@ -1,7 +1,7 @@
 //! Tasks by name, and the worker side of the protocol.
 
 use super::wire::{self, Bytes, Failure, Outcome, Reply, Request};
-use super::SOCKET_ENV;
+use super::{MAX_REPLY_ENV, SOCKET_ENV};
 use crate::futures::error::panic_message;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -118,8 +118,12 @@ impl Registry {
         };
         // A pool this worker's tasks build must start workers of its own, not reuse ours.
         std::env::remove_var(SOCKET_ENV);
+        let max_reply = std::env::var(MAX_REPLY_ENV)
+            .ok()
+            .and_then(|limit| limit.parse().ok())
+            .unwrap_or(wire::MAX_FRAME);
         let code = match UnixStream::connect(&path) {
-            Ok(stream) => match self.serve(stream) {
+            Ok(stream) => match self.serve(stream, max_reply) {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!(
@@ -137,17 +141,19 @@ impl Registry {
         std::process::exit(code);
     }
 
-    /// Answers requests until the parent closes the socket.
-    fn serve(&self, stream: UnixStream) -> std::io::Result<()> {
+    /// Answers requests until the parent closes the socket, each reply made to fit in
+    /// `max_reply` bytes.
+    fn serve(&self, stream: UnixStream, max_reply: usize) -> std::io::Result<()> {
         let mut reader = std::io::BufReader::new(stream.try_clone()?);
         let mut writer = std::io::BufWriter::new(stream);
         while let Some(request) = wire::receive::<Request>(&mut reader)? {
-            let reply: Reply = match request {
+            let mut reply: Reply = match request {
                 Request::Init { task, args } => vec![self.call(&task, &args.0)],
                 Request::Run { task, args } => {
                     args.iter().map(|a| self.call(&task, &a.0)).collect()
                 }
             };
+            wire::fit(&mut reply, max_reply);
             wire::send(&mut writer, &reply)?;
         }
         Ok(())

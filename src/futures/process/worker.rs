@@ -1,7 +1,7 @@
 //! The parent's handle on one worker process: start it, hand it requests, retire it.
 
 use super::wire::{self, Reply};
-use super::SOCKET_ENV;
+use super::{MAX_REPLY_ENV, SOCKET_ENV};
 use std::io::{self, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -15,27 +15,35 @@ const CONNECT_LIMIT: Duration = Duration::from_secs(10);
 /// enough for a dying one to be seen exiting, so the error tells how it ended.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
 
+/// What every worker of a pool is started with.
+#[derive(Debug)]
+pub(super) struct Settings {
+    /// The largest reply frame the parent reads, in bytes.
+    pub(super) max_reply: usize,
+    /// The initializer's name and the frame of its request.
+    pub(super) initializer: Option<(String, Vec<u8>)>,
+}
+
 /// A running worker process and its connection.
 pub(super) struct WorkerProcess {
     child: Child,
     reader: BufReader<UnixStream>,
     writer: UnixStream,
+    max_reply: usize,
 }
 
 impl WorkerProcess {
     /// Starts the current executable in worker mode and waits for it to connect to a socket
-    /// at `socket` (a path in the pool's private directory), then runs the initializer — its
-    /// name and its request's frame — if any. Errors say why the pool cannot have this worker.
-    pub(super) fn start(
-        socket: &Path,
-        initializer: Option<&(String, Vec<u8>)>,
-    ) -> Result<Self, String> {
+    /// at `socket` (a path in the pool's private directory), then runs the initializer, if
+    /// any. Errors say why the pool cannot have this worker.
+    pub(super) fn start(socket: &Path, settings: &Settings) -> Result<Self, String> {
         let listener =
             UnixListener::bind(socket).map_err(|e| format!("cannot listen on {socket:?}: {e}"))?;
         let exe = std::env::current_exe()
             .map_err(|e| format!("cannot find the current executable: {e}"))?;
         let mut child = Command::new(exe)
             .env(SOCKET_ENV, socket)
+            .env(MAX_REPLY_ENV, settings.max_reply.to_string())
             .stdin(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start a worker process: {e}"))?;
@@ -55,6 +63,7 @@ impl WorkerProcess {
                 child,
                 reader: BufReader::new(reader),
                 writer: stream,
+                max_reply: settings.max_reply,
             },
             Err(e) => {
                 let _ = child.kill();
@@ -62,13 +71,8 @@ impl WorkerProcess {
                 return Err(format!("cannot use the worker's connection: {e}"));
             }
         };
-        if let Some((task, frame)) = initializer {
-            let outcome = worker.call(frame)?.pop().unwrap_or_else(|| {
-                Err(super::Failure::BadResult(
-                    "the worker sent no outcome".into(),
-                ))
-            });
-            if let Err(failure) = outcome {
+        if let Some((task, frame)) = &settings.initializer {
+            if let Some(Err(failure)) = worker.call(frame, 1)?.pop() {
                 worker.retire();
                 return Err(format!("the initializer {task:?} failed: {failure}"));
             }
@@ -76,13 +80,14 @@ impl WorkerProcess {
         Ok(worker)
     }
 
-    /// Sends a request's `frame` and returns the reply. An `Err` says what went wrong and how
-    /// the worker ended: it is gone then (killed if it had to be) and reaped.
-    pub(super) fn call(&mut self, frame: &[u8]) -> Result<Reply, String> {
+    /// Sends a request's `frame`, which carries `args` arguments, and returns the reply, one
+    /// outcome per argument. An `Err` says what went wrong and how the worker ended: it is gone
+    /// then (killed if it had to be) and reaped.
+    pub(super) fn call(&mut self, frame: &[u8], args: usize) -> Result<Reply, String> {
         let answered = self
             .writer
             .write_all(frame)
-            .and_then(|()| wire::receive::<Reply>(&mut self.reader));
+            .and_then(|()| wire::receive_reply(&mut self.reader, self.max_reply, args));
         match answered {
             Ok(Some(reply)) => Ok(reply),
             Ok(None) => Err(self.end("closed its connection", EXIT_GRACE)),
