@@ -549,6 +549,56 @@ fn shutdown_leaves_no_process_behind() {
     eventually_no_children();
 }
 
+fn a_done_callback_may_use_the_pool_while_shutdown_cancels_its_future() {
+    let pool = std::sync::Arc::new(pool(1));
+    let busy = pool.submit(SLEEP_MS, 1_000).unwrap();
+    let queued = pool.submit(SQUARE, 3).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !busy.running() {
+        assert!(Instant::now() < deadline, "the first task never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (report, reported) = std::sync::mpsc::channel();
+    let in_callback = std::sync::Arc::clone(&pool);
+    queued.add_done_callback(move |future| {
+        let submitted = in_callback.submit(SQUARE, 1).map(|_| ());
+        let mapped = in_callback.map(SQUARE, [1], 1, None).map(|_| ());
+        let debug = format!("{in_callback:?}");
+        in_callback.shutdown(false, true);
+        let _ = report.send((future.cancelled(), submitted, mapped, debug));
+    });
+    let shutting = std::sync::Arc::clone(&pool);
+    let shutdown = std::thread::spawn(move || shutting.shutdown(false, true));
+    let (cancelled, submitted, mapped, debug) = reported
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the done-callback did not finish: shutdown deadlocked");
+    assert!(cancelled);
+    assert_eq!(submitted, Err(SubmitError::Shutdown));
+    assert_eq!(mapped, Err(SubmitError::Shutdown));
+    assert!(debug.contains("shut_down: true"), "{debug}");
+    shutdown.join().unwrap();
+    assert_eq!(busy.result(None).unwrap(), 1_000);
+}
+
+fn a_done_callback_may_shut_the_pool_down_and_wait() {
+    let pool = std::sync::Arc::new(pool(2));
+    let (report, reported) = std::sync::mpsc::channel();
+    let in_callback = std::sync::Arc::clone(&pool);
+    let first = pool.submit(SQUARE, 4).unwrap();
+    let other = pool.submit(SLEEP_MS, 200).unwrap();
+    // Runs on the manager that completes `first`, which cannot wait for itself.
+    first.add_done_callback(move |_| {
+        in_callback.shutdown(true, false);
+        let _ = report.send(());
+    });
+    reported
+        .recv_timeout(Duration::from_secs(30))
+        .expect("shutdown(true, _) in a done-callback did not return");
+    assert_eq!(first.result(None).unwrap(), 16);
+    assert_eq!(other.result(None).unwrap(), 200);
+    assert_eq!(pool.submit(SQUARE, 1).unwrap_err(), SubmitError::Shutdown);
+}
+
 /// Set in a child this test starts as a pool's parent: `panic` or `linger`.
 const PARENT_ENV: &str = "PROCESS_POOL_TEST_PARENT";
 
@@ -693,6 +743,8 @@ fn main() {
         workers_are_recycled_after_max_tasks_per_child,
         the_initializer_runs_in_every_worker_and_its_failure_breaks_the_pool,
         shutdown_leaves_no_process_behind,
+        a_done_callback_may_use_the_pool_while_shutdown_cancels_its_future,
+        a_done_callback_may_shut_the_pool_down_and_wait,
         no_worker_outlives_a_parent_that_panics_or_is_killed,
         bad_settings_are_refused,
     ];

@@ -548,26 +548,32 @@ impl ProcessPoolExecutor {
 
     /// Stops accepting work. With `cancel_futures`, queued jobs are cancelled; the rest run.
     /// With `wait`, returns once every worker process has exited and been reaped; without,
-    /// the managers finish and reap in the background.
+    /// the managers finish and reap in the background. Done-callbacks may call any method of
+    /// the pool, this one included: cancelling runs outside the pool's lock, and a callback
+    /// running on a manager thread does not wait for that manager.
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        let managers = {
-            let mut gate = self.pool.gate();
-            gate.shut_down = true;
-            if cancel_futures {
-                while let Ok(job) = self.pool.jobs.try_pop() {
-                    job.cancel();
-                }
+        self.pool.gate().shut_down = true;
+        // Outside the gate: cancelling runs done-callbacks, which may call into the pool. No
+        // job is queued after the gate closed, so this takes every one left.
+        if cancel_futures {
+            for job in self.pool.jobs.take_remaining() {
+                job.cancel();
             }
-            self.pool.jobs.shutdown(false);
-            if wait {
-                std::mem::take(&mut gate.managers)
-            } else {
-                Vec::new()
-            }
+        }
+        self.pool.jobs.shutdown(false);
+        let managers = if wait {
+            std::mem::take(&mut self.pool.gate().managers)
+        } else {
+            Vec::new()
         };
+        let me = std::thread::current().id();
         for manager in managers {
-            // Err: a manager panicked; its worker is reaped by its Child's drop at exit.
-            let _ = manager.join();
+            // A done-callback running on a manager cannot wait for itself: that one retires
+            // its worker once the callback returns, with nothing left to run.
+            if manager.thread().id() != me {
+                // Err: the manager panicked, which only a bug can make it do.
+                let _ = manager.join();
+            }
         }
     }
 }
