@@ -83,6 +83,33 @@ fn blob_len(blob: Blob) -> u64 {
     blob.0.len() as u64
 }
 
+/// Whether this process's environment is the one it was started with (`/proc/self/environ`
+/// keeps that one whatever is set or removed since).
+fn environment_as_started(_: ()) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let started = std::fs::read("/proc/self/environ").unwrap();
+    let mut started: Vec<Vec<u8>> = started
+        .split(|&b| b == 0)
+        .filter(|pair| !pair.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect();
+    let mut now: Vec<Vec<u8>> = std::env::vars_os()
+        .map(|(name, value)| [name.as_bytes(), b"=", value.as_bytes()].concat())
+        .collect();
+    started.sort();
+    now.sort();
+    started == now
+}
+
+/// `x * x`, from a pool this worker starts.
+fn nested_square(x: u64) -> u64 {
+    let pool = pool(1);
+    pool.submit(SQUARE, x)
+        .unwrap()
+        .result(Some(Duration::from_secs(60)))
+        .unwrap()
+}
+
 fn bytes_of(len: u64) -> Vec<u8> {
     vec![1; len as usize]
 }
@@ -162,6 +189,9 @@ static INITIALIZED_VALUE: TaskFn<(), u64> = TaskFn::new("initialized", initializ
 static TAKES_UNDECODABLE: TaskFn<Undecodable, u64> =
     TaskFn::new("takes_undecodable", takes_undecodable);
 static BLOB_LEN: TaskFn<Blob, u64> = TaskFn::new("blob_len", blob_len);
+static ENVIRONMENT_AS_STARTED: TaskFn<(), bool> =
+    TaskFn::new("environment_as_started", environment_as_started);
+static NESTED_SQUARE: TaskFn<u64, u64> = TaskFn::new("nested_square", nested_square);
 static BYTES_OF: TaskFn<u64, Vec<u8>> = TaskFn::new("bytes_of", bytes_of);
 static MISBEHAVE: TaskFn<String, u64> = TaskFn::new("misbehave", misbehave);
 static NOT_REGISTERED: TaskFn<(), u64> = TaskFn::new("not_registered", never_runs);
@@ -178,6 +208,8 @@ fn registry() -> Registry {
         .register(BLOB_LEN)
         .register(MISBEHAVE)
         .register(BYTES_OF)
+        .register(ENVIRONMENT_AS_STARTED)
+        .register(NESTED_SQUARE)
 }
 
 fn pool(workers: usize) -> ProcessPoolExecutor {
@@ -664,6 +696,18 @@ fn no_worker_outlives_a_parent_that_panics_or_is_killed() {
     }
 }
 
+fn a_worker_never_writes_its_environment_and_may_start_a_pool() {
+    let pool = pool(1);
+    let untouched = pool.submit(ENVIRONMENT_AS_STARTED, ()).unwrap();
+    assert!(untouched.result(Some(Duration::from_secs(60))).unwrap());
+    let nested = pool.submit(NESTED_SQUARE, 9).unwrap();
+    assert_eq!(nested.result(Some(Duration::from_secs(60))).unwrap(), 81);
+    assert!(
+        environment_as_started(()),
+        "the parent's environment changed"
+    );
+}
+
 fn bad_settings_are_refused() {
     let zero = ProcessPoolExecutor::builder().max_workers(0).build();
     assert_eq!(zero.unwrap_err(), BuildError::ZeroWorkers);
@@ -746,6 +790,7 @@ fn main() {
         a_done_callback_may_use_the_pool_while_shutdown_cancels_its_future,
         a_done_callback_may_shut_the_pool_down_and_wait,
         no_worker_outlives_a_parent_that_panics_or_is_killed,
+        a_worker_never_writes_its_environment_and_may_start_a_pool,
         bad_settings_are_refused,
     ];
     let (mut passed, mut failed) = (0, 0);

@@ -1,9 +1,12 @@
 //! `ProcessPoolExecutor`: the executor surface of the thread pool over worker processes.
 //!
 //! # Design
-//! Workers are the current executable started again with one environment variable set
-//! ([`Registry::serve_if_worker`] sees it and serves instead of running `main`): no `fork`
-//! after threads exist. Each worker connects to a Unix socket in a directory only this user
+//! Workers are the current executable started again with a marker as its first argument
+//! (`--concurrency-process-pool-worker SOCKET MAX_REPLY`: [`Registry::serve_if_worker`] sees
+//! it and serves instead of running `main`): no `fork` after threads exist. The environment
+//! is neither read nor written for this: writing it races with any thread that reads it
+//! through libc (undefined behaviour), and a variable would be inherited by every process a
+//! worker's tasks start. A worker's task may build a pool of its own. Each worker connects to a Unix socket in a directory only this user
 //! can enter; tasks are found by name in the [`Registry`], and arguments and values travel
 //! `postcard`-encoded in length-prefixed frames.
 //!
@@ -62,11 +65,9 @@ use std::fmt;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// The environment variable that puts a started executable in worker mode: the path of the
-/// socket to connect to.
-const SOCKET_ENV: &str = "CONCURRENCY_PROCESS_POOL_SOCKET";
-/// The environment variable that tells a worker the pool's `max_reply_bytes`.
-const MAX_REPLY_ENV: &str = "CONCURRENCY_PROCESS_POOL_MAX_REPLY";
+/// The first argument of a worker process, which puts the executable in worker mode; the
+/// path of the socket to connect to and the pool's `max_reply_bytes` follow.
+const WORKER_ARG: &str = "--concurrency-process-pool-worker";
 
 /// The default of [`ProcessPoolExecutorBuilder::max_reply_bytes`]: 64 MiB.
 const DEFAULT_MAX_REPLY_BYTES: usize = 64 << 20;
@@ -156,7 +157,7 @@ impl ProcessPoolExecutorBuilder {
     /// [`BuildError::WorkerNotServing`] when called in a worker process that did not call
     /// [`Registry::serve_if_worker`] first (which would start workers without end).
     pub fn build(self) -> Result<ProcessPoolExecutor, BuildError> {
-        if std::env::var_os(SOCKET_ENV).is_some() {
+        if registry::started_as_worker() && !registry::serving() {
             return Err(BuildError::WorkerNotServing);
         }
         let max_workers = match self.max_workers {

@@ -1,8 +1,9 @@
 //! Tasks by name, and the worker side of the protocol.
 
 use super::wire::{self, Bytes, Failure, Outcome, Reply, Request};
-use super::{MAX_REPLY_ENV, SOCKET_ENV};
+use super::WORKER_ARG;
 use crate::futures::error::panic_message;
+use crate::sync::{AtomicBool, Ordering};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -63,6 +64,23 @@ impl<A, R> fmt::Debug for TaskFn<A, R> {
     }
 }
 
+/// Set once this process serves as a worker, before it runs any task.
+static SERVING: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process was started as a pool's worker (its first argument says so).
+pub(super) fn started_as_worker() -> bool {
+    std::env::args_os()
+        .nth(1)
+        .is_some_and(|arg| arg == WORKER_ARG)
+}
+
+/// Whether this process is a worker that serves: its tasks may start pools of their own.
+pub(super) fn serving() -> bool {
+    // Relaxed: stored before the serve loop runs a task, by the thread that runs it; a thread a
+    // task starts sees it through the spawn.
+    SERVING.load(Ordering::Relaxed)
+}
+
 /// Runs a task on encoded arguments, returning its encoded value.
 type Handler = Box<dyn Fn(&[u8]) -> Outcome + Send + Sync>;
 
@@ -112,16 +130,26 @@ impl Registry {
 
     /// In a worker process started by a pool: serves the pool's requests until it closes the
     /// connection, then exits the process. Anywhere else: returns at once.
+    ///
+    /// A worker knows itself by its command line; this reads no environment variable and
+    /// writes none, so it is sound to call after other threads started.
     pub fn serve_if_worker(&self) {
-        let Some(path) = std::env::var_os(SOCKET_ENV) else {
+        if !started_as_worker() {
             return;
+        }
+        let mut args = std::env::args_os().skip(2);
+        let path = args.next();
+        let max_reply = args.next().and_then(|limit| limit.to_str()?.parse().ok());
+        let (Some(path), Some(max_reply)) = (path, max_reply) else {
+            eprintln!(
+                "concurrency process-pool worker {}: started without a socket path and a \
+                 reply limit",
+                std::process::id()
+            );
+            std::process::exit(2);
         };
-        // A pool this worker's tasks build must start workers of its own, not reuse ours.
-        std::env::remove_var(SOCKET_ENV);
-        let max_reply = std::env::var(MAX_REPLY_ENV)
-            .ok()
-            .and_then(|limit| limit.parse().ok())
-            .unwrap_or(wire::MAX_FRAME);
+        // Relaxed: see `serving`.
+        SERVING.store(true, Ordering::Relaxed);
         let code = match UnixStream::connect(&path) {
             Ok(stream) => match self.serve(stream, max_reply) {
                 Ok(()) => 0,

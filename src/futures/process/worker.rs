@@ -1,7 +1,7 @@
 //! The parent's handle on one worker process: start it, hand it requests, retire it.
 
 use super::wire::{self, Reply};
-use super::{MAX_REPLY_ENV, SOCKET_ENV};
+use super::WORKER_ARG;
 use std::io::{self, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -42,8 +42,9 @@ impl WorkerProcess {
         let exe = std::env::current_exe()
             .map_err(|e| format!("cannot find the current executable: {e}"))?;
         let mut child = Command::new(exe)
-            .env(SOCKET_ENV, socket)
-            .env(MAX_REPLY_ENV, settings.max_reply.to_string())
+            .arg(WORKER_ARG)
+            .arg(socket)
+            .arg(settings.max_reply.to_string())
             .stdin(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start a worker process: {e}"))?;
