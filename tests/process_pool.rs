@@ -634,9 +634,17 @@ fn a_done_callback_may_shut_the_pool_down_and_wait() {
 /// Set in a child this test starts as a pool's parent: `panic` or `linger`.
 const PARENT_ENV: &str = "PROCESS_POOL_TEST_PARENT";
 
-/// The parent's part: start a worker, report its pid, then panic or wait to be killed.
+/// The parent's part. `panic`, `linger`: start a worker, report its pid, then panic or wait
+/// to be killed. `no-threads` (run where no thread can start): report what two submissions
+/// and the pool's `Debug` say between them.
 fn act_as_parent(how: &str) {
     let pool = pool(1);
+    if how == "no-threads" {
+        println!("{:?}", pool.submit(SQUARE, 2).map(|_| ()));
+        println!("{pool:?}");
+        println!("{:?}", pool.submit(SQUARE, 3).map(|_| ()));
+        return;
+    }
     let worker = pool.submit(PID, ()).unwrap().result(None).unwrap();
     println!("worker {worker}");
     if how == "panic" {
@@ -706,6 +714,30 @@ fn a_worker_never_writes_its_environment_and_may_start_a_pool() {
         environment_as_started(()),
         "the parent's environment changed"
     );
+}
+
+fn a_manager_that_cannot_start_leaves_nothing_queued() {
+    // Every thread this parent starts asks for a stack no machine has.
+    let parent = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(PARENT_ENV, "no-threads")
+        .env("RUST_MIN_STACK", (1u64 << 50).to_string())
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&parent.stdout);
+    assert!(parent.status.success(), "{}: {report}", parent.status);
+    let lines: Vec<&str> = report.lines().collect();
+    let [first, debug, second] = lines[..] else {
+        panic!("{report}")
+    };
+    assert!(
+        first.contains("Broken(") && first.contains("cannot start a manager thread"),
+        "{first}"
+    );
+    assert!(
+        debug.contains("queued: 0") && debug.contains("managers: 0"),
+        "{debug}"
+    );
+    assert!(second.contains("Broken("), "{second}");
 }
 
 fn bad_settings_are_refused() {
@@ -791,6 +823,7 @@ fn main() {
         a_done_callback_may_shut_the_pool_down_and_wait,
         no_worker_outlives_a_parent_that_panics_or_is_killed,
         a_worker_never_writes_its_environment_and_may_start_a_pool,
+        a_manager_that_cannot_start_leaves_nothing_queued,
         bad_settings_are_refused,
     ];
     let (mut passed, mut failed) = (0, 0);

@@ -31,7 +31,9 @@
 //!   running finish. The manager closes the connection, gives a worker that may be dying a
 //!   second to exit, kills it otherwise, and reaps it: a live worker never keeps the pool
 //!   waiting.
-//! * A failing initializer breaks the pool the same way.
+//! * A failing initializer breaks the pool the same way, and so does a submission that finds
+//!   no manager thread running and cannot start one (that submission fails with
+//!   [`SubmitError::Broken`] and nothing is queued).
 //!
 //! # Lifetime of the workers
 //! Shutdown closes the queue; each manager finishes what is queued (unless cancelled), closes
@@ -527,22 +529,37 @@ impl ProcessPoolExecutor {
         Ok(())
     }
 
+    /// Queues `job`, starting a manager first if none is idle and the pool has room: a job is
+    /// queued only where a manager will take it. If no manager runs and none can start, the
+    /// pool breaks (as a thread pool whose first worker cannot start) and `job` is not queued.
     fn enqueue(&self, job: Box<dyn Job>) -> Result<(), SubmitError> {
         let mut gate = self.pool.gate();
         if let Some(why) = &gate.broken {
             return Err(SubmitError::Broken(why.clone()));
         }
-        if gate.shut_down || self.pool.jobs.push(job).is_err() {
+        if gate.shut_down {
             return Err(SubmitError::Shutdown);
         }
         if gate.idle == 0 && gate.managers.len() < self.pool.max_workers {
             let pool = Arc::clone(&self.pool);
             let n = gate.managers.len();
-            let manager = std::thread::Builder::new()
+            let started = std::thread::Builder::new()
                 .name(format!("ProcessPoolExecutor-manager-{n}"))
-                .spawn(move || manage(pool))
-                .map_err(|e| SubmitError::Broken(format!("cannot start a manager thread: {e}")))?;
-            gate.managers.push(manager);
+                .spawn(move || manage(pool));
+            match started {
+                Ok(manager) => gate.managers.push(manager),
+                // The managers running get to the job.
+                Err(_) if !gate.managers.is_empty() => {}
+                Err(e) => {
+                    let why = format!("process pool is broken: cannot start a manager thread: {e}");
+                    gate.broken = Some(why.clone());
+                    return Err(SubmitError::Broken(why));
+                }
+            }
+        }
+        // Err only after a shutdown, which the gate excludes.
+        if self.pool.jobs.push(job).is_err() {
+            return Err(SubmitError::Shutdown);
         }
         Ok(())
     }
