@@ -636,13 +636,24 @@ const PARENT_ENV: &str = "PROCESS_POOL_TEST_PARENT";
 
 /// The parent's part. `panic`, `linger`: start a worker, report its pid, then panic or wait
 /// to be killed. `no-threads` (run where no thread can start): report what two submissions
-/// and the pool's `Debug` say between them.
+/// and the pool's `Debug` say between them. `temp-removed`: report a task's result before
+/// and after the temp directory is removed.
 fn act_as_parent(how: &str) {
     let pool = pool(1);
     if how == "no-threads" {
         println!("{:?}", pool.submit(SQUARE, 2).map(|_| ()));
         println!("{pool:?}");
         println!("{:?}", pool.submit(SQUARE, 3).map(|_| ()));
+        return;
+    }
+    if how == "temp-removed" {
+        let limit = Some(Duration::from_secs(60));
+        println!("{:?}", pool.submit(SQUARE, 3).unwrap().result(limit));
+        // The worker is replaced before the next task, in a temp directory that is gone.
+        drop(pool);
+        let pool = pool_of_one_task_per_child(1);
+        std::fs::remove_dir_all(std::env::temp_dir()).unwrap();
+        println!("{:?}", pool.submit(SQUARE, 4).unwrap().result(limit));
         return;
     }
     let worker = pool.submit(PID, ()).unwrap().result(None).unwrap();
@@ -690,6 +701,8 @@ fn no_worker_outlives_a_parent_that_panics_or_is_killed() {
         "worker {worker} outlived its panicking parent"
     );
 
+    assert_eq!(socket_dirs(parent.id()), [] as [std::path::PathBuf; 0]);
+
     let (mut parent, worker) = start_parent("linger");
     assert!(alive(worker));
     parent.kill().unwrap();
@@ -702,6 +715,151 @@ fn no_worker_outlives_a_parent_that_panics_or_is_killed() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+    // A socket directory lives only while a worker starts: a killed parent leaves none.
+    assert_eq!(socket_dirs(parent.id()), [] as [std::path::PathBuf; 0]);
+}
+
+fn pool_of_one_task_per_child(workers: usize) -> ProcessPoolExecutor {
+    ProcessPoolExecutor::builder()
+        .max_workers(workers)
+        .max_tasks_per_child(1)
+        .build()
+        .unwrap()
+}
+
+fn the_socket_directory_removed_under_the_pool_breaks_it_cleanly() {
+    // The temp directory itself: no worker can start any more.
+    let temp = std::env::temp_dir().join(format!("process-pool-test-{}", std::process::id()));
+    std::fs::create_dir(&temp).unwrap();
+    let parent = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(PARENT_ENV, "temp-removed")
+        .env("TMPDIR", &temp)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&temp);
+    let report = String::from_utf8_lossy(&parent.stdout);
+    assert!(parent.status.success(), "{}: {report}", parent.status);
+    let lines: Vec<&str> = report.lines().collect();
+    assert_eq!(lines.first(), Some(&"Ok(9)"), "{report}");
+    let broken = lines.get(1).copied().unwrap_or_default();
+    assert!(broken.contains("BrokenExecutor"), "{report}");
+    assert!(broken.contains("cannot create a directory"), "{report}");
+
+    // Each start's own directory, removed as soon as it appears: every task gets its value or
+    // a broken pool, and nothing hangs or is left behind.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = std::sync::Arc::clone(&stop);
+    let remover = std::thread::spawn(move || {
+        let mut removed = 0;
+        while !stopped.load(Ordering::Relaxed) {
+            for dir in socket_dirs(std::process::id()) {
+                removed += usize::from(std::fs::remove_dir_all(dir).is_ok());
+            }
+            std::thread::yield_now();
+        }
+        removed
+    });
+    let pool = pool_of_one_task_per_child(2);
+    for x in 0..20 {
+        let Ok(future) = pool.submit(SQUARE, x) else {
+            continue;
+        };
+        match future.result(Some(Duration::from_secs(60))) {
+            Ok(value) => assert_eq!(value, x * x),
+            Err(FutureError::BrokenExecutor(why)) => {
+                assert!(why.contains("process pool is broken"), "{why}")
+            }
+            other => panic!("task {x}: {other:?}"),
+        }
+    }
+    drop(pool);
+    stop.store(true, Ordering::Relaxed);
+    println!(
+        "    (the remover removed {} directories)",
+        remover.join().unwrap()
+    );
+}
+
+fn socket_directory_names_cannot_be_taken_in_advance() {
+    // The names an earlier version used: this process's pid and a counter from 0.
+    let taken: Vec<_> = (0..1_000)
+        .map(|n| std::env::temp_dir().join(format!("concurrency-pool-{}-{n}", std::process::id())))
+        .collect();
+    for dir in &taken {
+        std::fs::create_dir(dir).unwrap();
+    }
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .max_tasks_per_child(1)
+        .build()
+        .unwrap();
+    let values: Vec<u64> = (0..3)
+        .map(|x| {
+            pool.submit(SQUARE, x)
+                .unwrap()
+                .result(Some(Duration::from_secs(60)))
+        })
+        .map(Result::unwrap)
+        .collect();
+    drop(pool);
+    for dir in &taken {
+        std::fs::remove_dir(dir).unwrap();
+    }
+    assert_eq!(values, [0, 1, 4]);
+}
+
+/// A process that has exited and been reaped: its pid names no process.
+fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}
+
+fn a_new_pool_removes_only_the_socket_directories_of_dead_pools() {
+    use std::os::fd::AsRawFd;
+    let dir = |pid: u32, what: &str| {
+        let path = std::env::temp_dir().join(format!(
+            "concurrency-pool-{pid}-{what}-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("w0.sock"), b"").unwrap();
+        path
+    };
+    let dead = dead_pid();
+    let stale = dir(dead, "stale");
+    let living = dir(1, "living");
+    // A dead pid, but locked: its owner lives in another pid namespace.
+    let locked = dir(dead, "locked");
+    let lock = std::fs::File::open(&locked).unwrap();
+    // SAFETY: `lock` is an open descriptor for the duration of the call.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+    // A dead pid, but another user's (only root can make one here).
+    let foreign = dir(dead, "foreign");
+    let chowned = std::os::unix::fs::chown(&foreign, Some(65_534), None).is_ok();
+    let pool = pool(1);
+    assert_eq!(pool.submit(SQUARE, 5).unwrap().result(None).unwrap(), 25);
+    let exists = |path: &std::path::Path| path.exists();
+    let report = (
+        exists(&stale),
+        exists(&living),
+        exists(&locked),
+        exists(&foreign),
+    );
+    drop(lock);
+    for path in [&stale, &living, &locked, &foreign] {
+        let _ = std::fs::remove_dir_all(path);
+    }
+    assert!(!report.0, "the directory of a dead pool was left");
+    assert!(report.1, "the directory of a live pool was removed");
+    assert!(report.2, "a locked directory was removed");
+    assert!(report.3 || !chowned, "another user's directory was removed");
+    // SAFETY: geteuid has no preconditions.
+    assert!(
+        chowned || unsafe { libc::geteuid() } != 0,
+        "root could not chown"
+    );
 }
 
 fn a_worker_never_writes_its_environment_and_may_start_a_pool() {
@@ -759,9 +917,9 @@ macro_rules! named {
 /// How long one test may take before the run counts it as hung.
 const TEST_LIMIT: Duration = Duration::from_secs(180);
 
-/// The socket directories of this process's pools that are left in the temp directory.
-fn socket_dirs() -> Vec<std::path::PathBuf> {
-    let mine = format!("concurrency-pool-{}-", std::process::id());
+/// The socket directories of `pid`'s pools that are left in the temp directory.
+fn socket_dirs(pid: u32) -> Vec<std::path::PathBuf> {
+    let mine = format!("concurrency-pool-{pid}-");
     std::fs::read_dir(std::env::temp_dir())
         .unwrap()
         .flatten()
@@ -789,7 +947,7 @@ fn run(test: fn()) -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    match socket_dirs()[..] {
+    match socket_dirs(std::process::id())[..] {
         [] => Ok(()),
         ref left => Err(format!("left socket directories behind: {left:?}")),
     }
@@ -823,6 +981,9 @@ fn main() {
         a_done_callback_may_shut_the_pool_down_and_wait,
         no_worker_outlives_a_parent_that_panics_or_is_killed,
         a_worker_never_writes_its_environment_and_may_start_a_pool,
+        socket_directory_names_cannot_be_taken_in_advance,
+        the_socket_directory_removed_under_the_pool_breaks_it_cleanly,
+        a_new_pool_removes_only_the_socket_directories_of_dead_pools,
         a_manager_that_cannot_start_leaves_nothing_queued,
         bad_settings_are_refused,
     ];

@@ -6,8 +6,13 @@
 //! it and serves instead of running `main`): no `fork` after threads exist. The environment
 //! is neither read nor written for this: writing it races with any thread that reads it
 //! through libc (undefined behaviour), and a variable would be inherited by every process a
-//! worker's tasks start. A worker's task may build a pool of its own. Each worker connects to a Unix socket in a directory only this user
-//! can enter; tasks are found by name in the [`Registry`], and arguments and values travel
+//! worker's tasks start. A worker's task may build a pool of its own.
+//!
+//! Each worker connects to a Unix socket in a directory only this user can enter, of a name
+//! nobody can guess or take first, which lives only while that worker starts; the parent
+//! accepts only the connection of the process it started (its peer pid, `SO_PEERCRED`), and
+//! the first start of a pool removes the directories that dead parents left (`socket_dir`).
+//! Tasks are found by name in the [`Registry`], and arguments and values travel
 //! `postcard`-encoded in length-prefixed frames.
 //!
 //! Submissions go through this crate's lock-free [`ConcurrentQueue`] to *manager* threads in
@@ -47,6 +52,7 @@
 //! managers block on their worker.
 
 mod registry;
+mod socket_dir;
 #[cfg(test)]
 mod tests;
 mod wire;
@@ -56,11 +62,11 @@ pub use registry::{Registry, TaskFn};
 pub use wire::Failure;
 
 use self::wire::{Bytes, Outcome, Reply, Request};
-use self::worker::{Settings, SocketDir, WorkerProcess};
+use self::worker::{Settings, WorkerProcess};
 use super::error::{BuildError, FutureError, SubmitError, TaskError};
 use super::future::{deadline, Future};
 use crate::queue::{ConcurrentQueue, QueueMode};
-use crate::sync::{Arc, AtomicU64, Mutex, MutexGuard, Ordering};
+use crate::sync::{Arc, AtomicBool, Mutex, MutexGuard, Ordering};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt;
@@ -182,8 +188,7 @@ impl ProcessPoolExecutorBuilder {
                         .min(wire::MAX_FRAME),
                     initializer: self.initializer,
                 },
-                sockets: Mutex::new(None),
-                next_socket: AtomicU64::new(0),
+                swept: AtomicBool::new(false),
                 gate: Mutex::new(Gate::default()),
             }),
         })
@@ -294,9 +299,8 @@ struct Pool {
     max_workers: usize,
     max_tasks_per_child: Option<usize>,
     settings: Settings,
-    /// The workers' socket directory, made with the first worker.
-    sockets: Mutex<Option<Arc<SocketDir>>>,
-    next_socket: AtomicU64,
+    /// Whether a worker start swept the socket directories dead pools left.
+    swept: AtomicBool,
     gate: Mutex<Gate>,
 }
 
@@ -320,22 +324,11 @@ impl Pool {
 
     /// Starts a worker process for a manager.
     fn start_worker(&self) -> Result<WorkerProcess, String> {
-        let dir = {
-            let mut sockets = self.sockets.lock().unwrap_or_else(|p| p.into_inner());
-            match &*sockets {
-                Some(dir) => Arc::clone(dir),
-                None => {
-                    let dir = Arc::new(SocketDir::create().map_err(|e| {
-                        format!("cannot create a directory for the worker sockets: {e}")
-                    })?);
-                    *sockets = Some(Arc::clone(&dir));
-                    dir
-                }
-            }
-        };
-        // Relaxed: a counter that only needs to hand out distinct numbers.
-        let n = self.next_socket.fetch_add(1, Ordering::Relaxed);
-        WorkerProcess::start(&dir.socket(n), &self.settings)
+        // Relaxed: elects the one start that sweeps; nothing is published.
+        if !self.swept.swap(true, Ordering::Relaxed) {
+            socket_dir::sweep();
+        }
+        WorkerProcess::start(&self.settings)
     }
 
     /// Breaks the pool: later submissions fail, and every queued job's future fails.

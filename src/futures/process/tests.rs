@@ -79,6 +79,35 @@ fn a_name_registered_twice_is_refused() {
     let _ = Registry::new().register(DOUBLE).register(DOUBLE);
 }
 
+/// A connection from another process than the worker started is refused.
+#[cfg(not(miri))]
+#[test]
+fn accept_refuses_a_connection_from_a_process_it_did_not_start() {
+    use std::io::Read;
+    use std::os::unix::net::{UnixListener, UnixStream};
+    let dir = super::socket_dir::SocketDir::create().unwrap();
+    let socket = dir.socket();
+    let listener = UnixListener::bind(&socket).unwrap();
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    // This test's own process connects first: not the child.
+    let mut impostor = UnixStream::connect(&socket).unwrap();
+    let limit = std::time::Duration::from_millis(500);
+    let accepted = super::worker::accept(&listener, &mut child, limit);
+    let _ = child.kill();
+    let _ = child.wait();
+    let why = accepted.expect_err("the impostor's connection was accepted");
+    assert!(why.contains("did not connect"), "{why}");
+    let mut end = [0; 1];
+    assert_eq!(
+        impostor.read(&mut end).unwrap(),
+        0,
+        "the impostor was not hung up on"
+    );
+}
+
 /// A global allocator that meters what a thread allocates while asked to: the bytes it has
 /// live at once, at most.
 mod meter {

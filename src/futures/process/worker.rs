@@ -1,10 +1,10 @@
 //! The parent's handle on one worker process: start it, hand it requests, retire it.
 
+use super::socket_dir::SocketDir;
 use super::wire::{self, Reply};
 use super::WORKER_ARG;
 use std::io::{self, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -34,23 +34,27 @@ pub(super) struct WorkerProcess {
 
 impl WorkerProcess {
     /// Starts the current executable in worker mode and waits for it to connect to a socket
-    /// at `socket` (a path in the pool's private directory), then runs the initializer, if
-    /// any. Errors say why the pool cannot have this worker.
-    pub(super) fn start(socket: &Path, settings: &Settings) -> Result<Self, String> {
+    /// in a fresh private directory (which lives only until then), then runs the initializer,
+    /// if any. Errors say why the pool cannot have this worker.
+    pub(super) fn start(settings: &Settings) -> Result<Self, String> {
+        let dir = SocketDir::create()
+            .map_err(|e| format!("cannot create a directory for the worker's socket: {e}"))?;
+        let socket = dir.socket();
         let listener =
-            UnixListener::bind(socket).map_err(|e| format!("cannot listen on {socket:?}: {e}"))?;
+            UnixListener::bind(&socket).map_err(|e| format!("cannot listen on {socket:?}: {e}"))?;
         let exe = std::env::current_exe()
             .map_err(|e| format!("cannot find the current executable: {e}"))?;
         let mut child = Command::new(exe)
             .arg(WORKER_ARG)
-            .arg(socket)
+            .arg(&socket)
             .arg(settings.max_reply.to_string())
             .stdin(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start a worker process: {e}"))?;
-        let connected = accept(&listener, &mut child);
-        // The socket file is no longer needed, connected or not.
-        let _ = std::fs::remove_file(socket);
+        let connected = accept(&listener, &mut child, CONNECT_LIMIT);
+        // The socket and its directory are no longer needed, connected or not.
+        drop(listener);
+        drop(dir);
         let stream = match connected {
             Ok(stream) => stream,
             Err(why) => {
@@ -132,20 +136,33 @@ impl WorkerProcess {
     }
 }
 
-/// Waits up to [`CONNECT_LIMIT`] for `child` to connect, watching for it to exit first.
-fn accept(listener: &UnixListener, child: &mut Child) -> Result<UnixStream, String> {
+/// Waits up to `limit` for `child` to connect, watching for it to exit first. A connection
+/// from any other process (only this user's can reach the socket) is hung up on.
+pub(super) fn accept(
+    listener: &UnixListener,
+    child: &mut Child,
+    limit: Duration,
+) -> Result<UnixStream, String> {
     listener
         .set_nonblocking(true)
         .map_err(|e| format!("cannot poll the worker socket: {e}"))?;
-    let deadline = Instant::now() + CONNECT_LIMIT;
+    let deadline = Instant::now() + limit;
     loop {
         match listener.accept() {
-            Ok((stream, _)) => {
-                stream
-                    .set_nonblocking(false)
-                    .map_err(|e| format!("cannot use the worker socket: {e}"))?;
-                return Ok(stream);
-            }
+            Ok((stream, _)) => match is_from(&stream, child) {
+                Ok(true) => {
+                    stream
+                        .set_nonblocking(false)
+                        .map_err(|e| format!("cannot use the worker socket: {e}"))?;
+                    return Ok(stream);
+                }
+                Ok(false) => drop(stream),
+                Err(e) => {
+                    return Err(format!(
+                        "cannot tell who connected to the worker socket: {e}"
+                    ))
+                }
+            },
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(format!("cannot accept the worker's connection: {e}")),
         }
@@ -158,7 +175,7 @@ fn accept(listener: &UnixListener, child: &mut Child) -> Result<UnixStream, Stri
         if Instant::now() >= deadline {
             let _ = child.kill();
             return Err(format!(
-                "a worker process did not connect within {CONNECT_LIMIT:?}: does main call \
+                "a worker process did not connect within {limit:?}: does main call \
                  Registry::serve_if_worker before anything else?"
             ));
         }
@@ -166,30 +183,45 @@ fn accept(listener: &UnixListener, child: &mut Child) -> Result<UnixStream, Stri
     }
 }
 
-/// A directory only this user can enter, for the workers' sockets; removed on drop.
-#[derive(Debug)]
-pub(super) struct SocketDir(PathBuf);
-
-impl SocketDir {
-    pub(super) fn create() -> io::Result<Self> {
-        use std::os::unix::fs::DirBuilderExt;
-        let path = std::env::temp_dir().join(format!(
-            "concurrency-pool-{}-{}",
-            std::process::id(),
-            crate::sync::next_serial()
-        ));
-        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
-        Ok(Self(path))
+/// Whether `stream`'s peer is `child`: the pid the kernel recorded when it connected.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn is_from(stream: &UnixStream, child: &Child) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let mut peer = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len =
+        libc::socklen_t::try_from(std::mem::size_of::<libc::ucred>()).map_err(io::Error::other)?;
+    // SAFETY: the descriptor is open while `stream` is borrowed; getsockopt writes at most
+    // `len` bytes, the size of `peer`, through a pointer to it, and `len` through its own.
+    let failed = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut peer).cast(),
+            &mut len,
+        )
+    } != 0;
+    if failed {
+        return Err(io::Error::last_os_error());
     }
-
-    /// The path of worker socket number `n`.
-    pub(super) fn socket(&self, n: u64) -> PathBuf {
-        self.0.join(format!("w{n}.sock"))
-    }
+    Ok(u32::try_from(peer.pid).is_ok_and(|pid| pid == child.id()))
 }
 
-impl Drop for SocketDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+/// Whether `stream`'s peer may be `child`: where the kernel tells no peer's pid, that it is
+/// this user (the socket's directory already lets no other user in).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn is_from(stream: &UnixStream, _: &Child) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let (mut uid, mut gid) = (0, 0);
+    // SAFETY: the descriptor is open while `stream` is borrowed; getpeereid writes through
+    // the two pointers, to live locals of the types it takes.
+    if unsafe { libc::getpeereid(stream.as_raw_fd(), &mut uid, &mut gid) } != 0 {
+        return Err(io::Error::last_os_error());
     }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    Ok(uid == unsafe { libc::geteuid() })
 }
