@@ -4,6 +4,7 @@
 //! documented on [`ProcessPoolExecutor`], where users see them.
 
 mod registry;
+mod socket_dir;
 #[cfg(test)]
 mod tests;
 mod wire;
@@ -12,21 +13,24 @@ mod worker;
 pub use registry::{Registry, TaskFn};
 pub use wire::Failure;
 
-use self::wire::{Reply, Request};
-use self::worker::{SocketDir, WorkerProcess};
+use self::wire::{Bytes, Outcome, Reply, Request};
+use self::worker::{Settings, WorkerProcess};
 use super::error::{BuildError, FutureError, SubmitError, TaskError};
 use super::future::{deadline, Future};
 use crate::queue::{ConcurrentQueue, QueueMode};
-use crate::sync::{Arc, AtomicU64, Mutex, MutexGuard, Ordering};
+use crate::sync::{Arc, AtomicBool, Mutex, MutexGuard, Ordering};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// The environment variable that puts a started executable in worker mode: the path of the
-/// socket to connect to.
-const SOCKET_ENV: &str = "CONCURRENCY_PROCESS_POOL_SOCKET";
+/// The first argument of a worker process, which puts the executable in worker mode; the
+/// path of the socket to connect to and the pool's `max_reply_bytes` follow.
+const WORKER_ARG: &str = "--concurrency-process-pool-worker";
+
+/// The default of [`ProcessPoolExecutorBuilder::max_reply_bytes`]: 64 MiB.
+const DEFAULT_MAX_REPLY_BYTES: usize = 64 << 20;
 
 /// Runs registered tasks in worker processes. Unix only: workers connect over a Unix socket.
 ///
@@ -52,10 +56,18 @@ const SOCKET_ENV: &str = "CONCURRENCY_PROCESS_POOL_SOCKET";
 /// ```
 ///
 /// # Design
-/// Workers are the current executable started again with one environment variable set
-/// ([`Registry::serve_if_worker`] sees it and serves instead of running `main`): no `fork`
-/// after threads exist. Each worker connects to a Unix socket in a directory only this user
-/// can enter; tasks are found by name in the [`Registry`], and arguments and values travel
+/// Workers are the current executable started again with a marker as its first argument
+/// (`--concurrency-process-pool-worker SOCKET MAX_REPLY`: [`Registry::serve_if_worker`] sees
+/// it and serves instead of running `main`): no `fork` after threads exist. The environment
+/// is neither read nor written for this: writing it races with any thread that reads it
+/// through libc (undefined behaviour), and a variable would be inherited by every process a
+/// worker's tasks start. A worker's task may build a pool of its own.
+///
+/// Each worker connects to a Unix socket in a directory only this user can enter, of a name
+/// nobody can guess or take first, which lives only while that worker starts; the parent
+/// accepts only the connection of the process it started (its peer pid, `SO_PEERCRED`), and
+/// the first start of a pool removes the directories that dead parents left (`socket_dir`).
+/// Tasks are found by name in the [`Registry`], and arguments and values travel
 /// `postcard`-encoded in length-prefixed frames.
 ///
 /// Submissions go through this crate's lock-free [`ConcurrentQueue`] to *manager* threads in
@@ -65,11 +77,23 @@ const SOCKET_ENV: &str = "CONCURRENCY_PROCESS_POOL_SOCKET";
 ///
 /// # Failure
 /// * A task that panics fails only its own future ([`Failure::Panicked`]), as do arguments or
-///   values that cannot be (de)serialized.
-/// * A worker that dies (killed, aborted, exiting outside a task) breaks the pool: the future
-///   of the job it held and every queued one fail with [`FutureError::BrokenExecutor`], later
-///   submissions fail with [`SubmitError::Broken`]; jobs other workers are running finish.
-/// * A failing initializer breaks the pool the same way.
+///   values that cannot be (de)serialized, and arguments whose request would take more than the
+///   frame limit (1 GiB) encoded: `submit` and `map` encode each request once, up front, and
+///   such a future fails at once with a message naming the limit. So does a value larger
+///   than the pool's reply limit ([`max_reply_bytes`](ProcessPoolExecutorBuilder::max_reply_bytes),
+///   64 MiB by default): its worker replaces it with [`Failure::BadResult`].
+/// * A worker that dies (killed, aborted, exiting outside a task) or breaks the protocol (a
+///   reply that does not decode or holds the wrong number of outcomes, a length over the reply
+///   limit — refused before any of it is read — or a connection cut inside a frame)
+///   breaks the pool: the future of the job it held and every queued one fail with
+///   [`FutureError::BrokenExecutor`], whose message names the worker's pid, what it did and how
+///   it ended; later submissions fail with [`SubmitError::Broken`]; jobs other workers are
+///   running finish. The manager closes the connection, gives a worker that may be dying a
+///   second to exit, kills it otherwise, and reaps it: a live worker never keeps the pool
+///   waiting.
+/// * A failing initializer breaks the pool the same way, and so does a submission that finds
+///   no manager thread running and cannot start one (that submission fails with
+///   [`SubmitError::Broken`] and nothing is queued).
 ///
 /// # Lifetime of the workers
 /// Shutdown closes the queue; each manager finishes what is queued (unless cancelled), closes
@@ -90,6 +114,8 @@ pub struct ProcessPoolExecutor {
 pub struct ProcessPoolExecutorBuilder {
     max_workers: Option<usize>,
     max_tasks_per_child: Option<usize>,
+    max_reply_bytes: Option<usize>,
+    /// The initializer's name and the frame of its request.
     initializer: Option<(String, Vec<u8>)>,
 }
 
@@ -108,13 +134,30 @@ impl ProcessPoolExecutorBuilder {
         self
     }
 
+    /// The largest reply a worker may send for one request (a `map` chunk's values travel in
+    /// one reply), in bytes encoded: by default 64 MiB, at most the
+    /// frame limit (1 GiB: larger values act as 1 GiB). A worker fails the largest values of a
+    /// reply that would not fit with [`Failure::BadResult`] (naming the limit), so only their
+    /// futures fail; a reply that announces more is refused before it is read, its worker
+    /// killed, and the pool broken. The parent allocates for a reply only as its bytes arrive.
+    pub fn max_reply_bytes(mut self, bytes: usize) -> Self {
+        self.max_reply_bytes = Some(bytes);
+        self
+    }
+
     /// Runs `task(args)` first in every worker process; if it fails (panics), the pool breaks.
     ///
     /// # Panics
-    /// If `args` cannot be serialized.
+    /// If `args` cannot be serialized, or take more than the frame limit (1 GiB) serialized.
     pub fn initializer<A: Serialize>(mut self, task: TaskFn<A, ()>, args: A) -> Self {
         let args = wire::encode(&args).expect("the initializer's arguments serialize");
-        self.initializer = Some((task.name().to_owned(), args));
+        let request = Request::Init {
+            task: task.name().to_owned(),
+            args: Bytes(args),
+        };
+        let frame = wire::frame(&request)
+            .unwrap_or_else(|e| panic!("cannot send the initializer {:?}: {e}", task.name()));
+        self.initializer = Some((task.name().to_owned(), frame));
         self
     }
 
@@ -125,7 +168,7 @@ impl ProcessPoolExecutorBuilder {
     /// [`BuildError::WorkerNotServing`] when called in a worker process that did not call
     /// [`Registry::serve_if_worker`] first (which would start workers without end).
     pub fn build(self) -> Result<ProcessPoolExecutor, BuildError> {
-        if std::env::var_os(SOCKET_ENV).is_some() {
+        if registry::started_as_worker() && !registry::serving() {
             return Err(BuildError::WorkerNotServing);
         }
         let max_workers = match self.max_workers {
@@ -141,9 +184,14 @@ impl ProcessPoolExecutorBuilder {
                 jobs: ConcurrentQueue::with_mode_and_reclaimer(QueueMode::LockFree),
                 max_workers,
                 max_tasks_per_child: self.max_tasks_per_child,
-                initializer: self.initializer,
-                sockets: Mutex::new(None),
-                next_socket: AtomicU64::new(0),
+                settings: Settings {
+                    max_reply: self
+                        .max_reply_bytes
+                        .unwrap_or(DEFAULT_MAX_REPLY_BYTES)
+                        .min(wire::MAX_FRAME),
+                    initializer: self.initializer,
+                },
+                swept: AtomicBool::new(false),
                 gate: Mutex::new(Gate::default()),
             }),
         })
@@ -154,7 +202,10 @@ impl ProcessPoolExecutorBuilder {
 trait Job: Send {
     /// Claims the future; false if it was cancelled.
     fn start(&self) -> bool;
-    fn request(&self) -> Request;
+    /// The request's frame.
+    fn frame(&self) -> &[u8];
+    /// How many arguments it carries.
+    fn len(&self) -> usize;
     fn finish(&self, reply: Reply);
     fn cancel(&self);
     fn broken(&self, why: &str);
@@ -164,7 +215,10 @@ trait Job: Send {
 /// `map` chunk (`V` = the values of its arguments, in order).
 struct Pending<V> {
     task: &'static str,
-    args: Vec<Vec<u8>>,
+    /// The encoded request, ready to be written.
+    frame: Vec<u8>,
+    /// How many arguments it carries.
+    len: usize,
     future: Future<V>,
     /// Turns the reply into the future's outcome.
     outcome: fn(&'static str, usize, Reply) -> Result<V, TaskError>,
@@ -174,12 +228,9 @@ struct Pending<V> {
 type ChunkFuture<R> = Future<Vec<Result<R, TaskError>>>;
 
 /// Decodes one outcome of a reply.
-fn value<R: DeserializeOwned>(
-    task: &str,
-    outcome: Option<Result<Vec<u8>, Failure>>,
-) -> Result<R, TaskError> {
+fn value<R: DeserializeOwned>(task: &str, outcome: Option<Outcome>) -> Result<R, TaskError> {
     match outcome {
-        Some(Ok(bytes)) => wire::decode(&bytes)
+        Some(Ok(Bytes(bytes))) => wire::decode(&bytes)
             .map_err(|e| TaskError::new(format!("cannot decode the value of task {task:?}: {e}"))),
         Some(Err(failure)) => Err(TaskError::new(failure)),
         None => Err(TaskError::new(format!(
@@ -207,21 +258,31 @@ fn chunk_outcome<R: DeserializeOwned>(
     Ok((0..len).map(|_| value(task, outcomes.next())).collect())
 }
 
+/// The frame of a request to run `task` on each of `args`; `Err` says why there is none.
+fn run_frame(task: &str, args: Vec<Bytes>) -> Result<Vec<u8>, String> {
+    let request = Request::Run {
+        task: task.to_owned(),
+        args,
+    };
+    wire::frame(&request).map_err(|e| format!("cannot send task {task:?} to a worker process: {e}"))
+}
+
 impl<V: Send + Sync + 'static> Job for Pending<V> {
     fn start(&self) -> bool {
         self.future.set_running_or_notify_cancel() == Ok(true)
     }
 
-    fn request(&self) -> Request {
-        Request::Run {
-            task: self.task.to_owned(),
-            args: self.args.clone(),
-        }
+    fn frame(&self) -> &[u8] {
+        &self.frame
+    }
+
+    fn len(&self) -> usize {
+        self.len
     }
 
     fn finish(&self, reply: Reply) {
         // Err: impossible, this manager claimed the future.
-        let _ = match (self.outcome)(self.task, self.args.len(), reply) {
+        let _ = match (self.outcome)(self.task, self.len, reply) {
             Ok(value) => self.future.set_result(value),
             Err(error) => self.future.set_exception(error),
         };
@@ -240,10 +301,9 @@ struct Pool {
     jobs: ConcurrentQueue<Box<dyn Job>>,
     max_workers: usize,
     max_tasks_per_child: Option<usize>,
-    initializer: Option<(String, Vec<u8>)>,
-    /// The workers' socket directory, made with the first worker.
-    sockets: Mutex<Option<Arc<SocketDir>>>,
-    next_socket: AtomicU64,
+    settings: Settings,
+    /// Whether a worker start swept the socket directories dead pools left.
+    swept: AtomicBool,
     gate: Mutex<Gate>,
 }
 
@@ -267,22 +327,11 @@ impl Pool {
 
     /// Starts a worker process for a manager.
     fn start_worker(&self) -> Result<WorkerProcess, String> {
-        let dir = {
-            let mut sockets = self.sockets.lock().unwrap_or_else(|p| p.into_inner());
-            match &*sockets {
-                Some(dir) => Arc::clone(dir),
-                None => {
-                    let dir = Arc::new(SocketDir::create().map_err(|e| {
-                        format!("cannot create a directory for the worker sockets: {e}")
-                    })?);
-                    *sockets = Some(Arc::clone(&dir));
-                    dir
-                }
-            }
-        };
-        // Relaxed: a counter that only needs to hand out distinct numbers.
-        let n = self.next_socket.fetch_add(1, Ordering::Relaxed);
-        WorkerProcess::start(&dir.socket(n), self.initializer.as_ref())
+        // Relaxed: elects the one start that sweeps; nothing is published.
+        if !self.swept.swap(true, Ordering::Relaxed) {
+            socket_dir::sweep();
+        }
+        WorkerProcess::start(&self.settings)
     }
 
     /// Breaks the pool: later submissions fail, and every queued job's future fails.
@@ -324,7 +373,7 @@ fn manage(pool: Arc<Pool>) {
                 return;
             }
         };
-        match running.call(&job.request()) {
+        match running.call(job.frame(), job.len()) {
             Ok(reply) => job.finish(reply),
             Err(why) => {
                 job.broken(&format!("process pool is broken: {why}"));
@@ -367,16 +416,19 @@ impl ProcessPoolExecutor {
         R: DeserializeOwned + Send + Sync + 'static,
     {
         let future = Future::new();
-        match wire::encode(&args) {
-            Ok(args) => self.enqueue(Box::new(Pending {
+        let frame = wire::encode(&args)
+            .map_err(|e| format!("cannot encode the arguments of task {:?}: {e}", task.name()))
+            .and_then(|args| run_frame(task.name(), vec![Bytes(args)]));
+        match frame {
+            Ok(frame) => self.enqueue(Box::new(Pending {
                 task: task.name(),
-                args: vec![args],
+                frame,
+                len: 1,
                 future: future.clone(),
                 outcome: call_outcome::<R>,
             }))?,
-            Err(e) => {
+            Err(why) => {
                 self.refuse_if_closed()?;
-                let why = format!("cannot encode the arguments of task {:?}: {e}", task.name());
                 // Ok: the future is new and nobody else completes it.
                 let _ = future.set_exception(TaskError::new(why));
             }
@@ -419,21 +471,28 @@ impl ProcessPoolExecutor {
             let mut unencodable = None;
             for item in items.by_ref().take(chunksize) {
                 match wire::encode(&item) {
-                    Ok(bytes) => args.push(bytes),
+                    Ok(bytes) => args.push(Bytes(bytes)),
                     Err(e) => unencodable = Some(e),
                 }
             }
             let future = Future::new();
             let len = args.len();
-            let submitted = match unencodable {
-                None => self.enqueue(Box::new(Pending {
+            let frame = match unencodable {
+                None => run_frame(task.name(), args),
+                Some(e) => Err(format!(
+                    "cannot encode an argument of task {:?}: {e}",
+                    task.name()
+                )),
+            };
+            let submitted = match frame {
+                Ok(frame) => self.enqueue(Box::new(Pending {
                     task: task.name(),
-                    args,
+                    frame,
+                    len,
                     future: future.clone(),
                     outcome: chunk_outcome::<R>,
                 })),
-                Some(e) => {
-                    let why = format!("cannot encode an argument of task {:?}: {e}", task.name());
+                Err(why) => {
                     // Ok: the future is new and nobody else completes it.
                     let _ = future.set_exception(TaskError::new(why));
                     self.refuse_if_closed()
@@ -466,48 +525,69 @@ impl ProcessPoolExecutor {
         Ok(())
     }
 
+    /// Queues `job`, starting a manager first if none is idle and the pool has room: a job is
+    /// queued only where a manager will take it. If no manager runs and none can start, the
+    /// pool breaks (as a thread pool whose first worker cannot start) and `job` is not queued.
     fn enqueue(&self, job: Box<dyn Job>) -> Result<(), SubmitError> {
         let mut gate = self.pool.gate();
         if let Some(why) = &gate.broken {
             return Err(SubmitError::Broken(why.clone()));
         }
-        if gate.shut_down || self.pool.jobs.push(job).is_err() {
+        if gate.shut_down {
             return Err(SubmitError::Shutdown);
         }
         if gate.idle == 0 && gate.managers.len() < self.pool.max_workers {
             let pool = Arc::clone(&self.pool);
             let n = gate.managers.len();
-            let manager = std::thread::Builder::new()
+            let started = std::thread::Builder::new()
                 .name(format!("ProcessPoolExecutor-manager-{n}"))
-                .spawn(move || manage(pool))
-                .map_err(|e| SubmitError::Broken(format!("cannot start a manager thread: {e}")))?;
-            gate.managers.push(manager);
+                .spawn(move || manage(pool));
+            match started {
+                Ok(manager) => gate.managers.push(manager),
+                // The managers running get to the job.
+                Err(_) if !gate.managers.is_empty() => {}
+                Err(e) => {
+                    let why = format!("process pool is broken: cannot start a manager thread: {e}");
+                    gate.broken = Some(why.clone());
+                    return Err(SubmitError::Broken(why));
+                }
+            }
+        }
+        // Err only after a shutdown, which the gate excludes.
+        if self.pool.jobs.push(job).is_err() {
+            return Err(SubmitError::Shutdown);
         }
         Ok(())
     }
 
     /// Stops accepting work. With `cancel_futures`, queued jobs are cancelled; the rest run.
     /// With `wait`, returns once every worker process has exited and been reaped; without,
-    /// the managers finish and reap in the background.
+    /// the managers finish and reap in the background. Done-callbacks may call any method of
+    /// the pool, this one included: cancelling runs outside the pool's lock, and a callback
+    /// running on a manager thread does not wait for that manager.
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        let managers = {
-            let mut gate = self.pool.gate();
-            gate.shut_down = true;
-            if cancel_futures {
-                while let Ok(job) = self.pool.jobs.try_pop() {
-                    job.cancel();
-                }
+        self.pool.gate().shut_down = true;
+        // Outside the gate: cancelling runs done-callbacks, which may call into the pool. No
+        // job is queued after the gate closed, so this takes every one left.
+        if cancel_futures {
+            for job in self.pool.jobs.take_remaining() {
+                job.cancel();
             }
-            self.pool.jobs.shutdown(false);
-            if wait {
-                std::mem::take(&mut gate.managers)
-            } else {
-                Vec::new()
-            }
+        }
+        self.pool.jobs.shutdown(false);
+        let managers = if wait {
+            std::mem::take(&mut self.pool.gate().managers)
+        } else {
+            Vec::new()
         };
+        let me = std::thread::current().id();
         for manager in managers {
-            // Err: a manager panicked; its worker is reaped by its Child's drop at exit.
-            let _ = manager.join();
+            // A done-callback running on a manager cannot wait for itself: that one retires
+            // its worker once the callback returns, with nothing left to run.
+            if manager.thread().id() != me {
+                // Err: the manager panicked, which only a bug can make it do.
+                let _ = manager.join();
+            }
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Tasks by name, and the worker side of the protocol.
 
-use super::wire::{self, Failure, Reply, Request};
-use super::SOCKET_ENV;
+use super::wire::{self, Bytes, Failure, Outcome, Reply, Request};
+use super::WORKER_ARG;
 use crate::futures::error::panic_message;
+use crate::sync::{AtomicBool, Ordering};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -63,8 +64,25 @@ impl<A, R> fmt::Debug for TaskFn<A, R> {
     }
 }
 
+/// Set once this process serves as a worker, before it runs any task.
+static SERVING: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process was started as a pool's worker (its first argument says so).
+pub(super) fn started_as_worker() -> bool {
+    std::env::args_os()
+        .nth(1)
+        .is_some_and(|arg| arg == WORKER_ARG)
+}
+
+/// Whether this process is a worker that serves: its tasks may start pools of their own.
+pub(super) fn serving() -> bool {
+    // Relaxed: stored before the serve loop runs a task, by the thread that runs it; a thread a
+    // task starts sees it through the spawn.
+    SERVING.load(Ordering::Relaxed)
+}
+
 /// Runs a task on encoded arguments, returning its encoded value.
-type Handler = Box<dyn Fn(&[u8]) -> Result<Vec<u8>, Failure> + Send + Sync>;
+type Handler = Box<dyn Fn(&[u8]) -> Outcome + Send + Sync>;
 
 /// The tasks worker processes can run, by name.
 ///
@@ -97,7 +115,9 @@ impl Registry {
             let args: A = wire::decode(bytes).map_err(|e| Failure::BadArguments(e.to_string()))?;
             let value = catch_unwind(AssertUnwindSafe(|| (task.run)(args)))
                 .map_err(|payload| Failure::Panicked(panic_message(&*payload)))?;
-            wire::encode(&value).map_err(|e| Failure::BadResult(e.to_string()))
+            wire::encode(&value)
+                .map(Bytes)
+                .map_err(|e| Failure::BadResult(e.to_string()))
         });
         let clash = self.handlers.insert(task.name, handler).is_some();
         assert!(
@@ -110,14 +130,28 @@ impl Registry {
 
     /// In a worker process started by a pool: serves the pool's requests until it closes the
     /// connection, then exits the process. Anywhere else: returns at once.
+    ///
+    /// A worker knows itself by its command line; this reads no environment variable and
+    /// writes none, so it is sound to call after other threads started.
     pub fn serve_if_worker(&self) {
-        let Some(path) = std::env::var_os(SOCKET_ENV) else {
+        if !started_as_worker() {
             return;
+        }
+        let mut args = std::env::args_os().skip(2);
+        let path = args.next();
+        let max_reply = args.next().and_then(|limit| limit.to_str()?.parse().ok());
+        let (Some(path), Some(max_reply)) = (path, max_reply) else {
+            eprintln!(
+                "concurrency process-pool worker {}: started without a socket path and a \
+                 reply limit",
+                std::process::id()
+            );
+            std::process::exit(2);
         };
-        // A pool this worker's tasks build must start workers of its own, not reuse ours.
-        std::env::remove_var(SOCKET_ENV);
+        // Relaxed: see `serving`.
+        SERVING.store(true, Ordering::Relaxed);
         let code = match UnixStream::connect(&path) {
-            Ok(stream) => match self.serve(stream) {
+            Ok(stream) => match self.serve(stream, max_reply) {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!(
@@ -135,22 +169,26 @@ impl Registry {
         std::process::exit(code);
     }
 
-    /// Answers requests until the parent closes the socket.
-    fn serve(&self, stream: UnixStream) -> std::io::Result<()> {
+    /// Answers requests until the parent closes the socket, each reply made to fit in
+    /// `max_reply` bytes.
+    fn serve(&self, stream: UnixStream, max_reply: usize) -> std::io::Result<()> {
         let mut reader = std::io::BufReader::new(stream.try_clone()?);
         let mut writer = std::io::BufWriter::new(stream);
         while let Some(request) = wire::receive::<Request>(&mut reader)? {
-            let reply: Reply = match request {
-                Request::Init { task, args } => vec![self.call(&task, &args)],
-                Request::Run { task, args } => args.iter().map(|a| self.call(&task, a)).collect(),
+            let mut reply: Reply = match request {
+                Request::Init { task, args } => vec![self.call(&task, &args.0)],
+                Request::Run { task, args } => {
+                    args.iter().map(|a| self.call(&task, &a.0)).collect()
+                }
             };
+            wire::fit(&mut reply, max_reply);
             wire::send(&mut writer, &reply)?;
         }
         Ok(())
     }
 
     /// Runs `task` on encoded `args`.
-    pub(super) fn call(&self, task: &str, args: &[u8]) -> Result<Vec<u8>, Failure> {
+    pub(super) fn call(&self, task: &str, args: &[u8]) -> Outcome {
         match self.handlers.get(task) {
             Some(handler) => handler(args),
             None => Err(Failure::UnknownTask(task.to_owned())),

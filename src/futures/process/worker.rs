@@ -1,67 +1,83 @@
 //! The parent's handle on one worker process: start it, hand it requests, retire it.
 
-use super::wire::{self, Reply, Request};
-use super::SOCKET_ENV;
-use std::io::{self, BufReader, BufWriter};
+use super::socket_dir::SocketDir;
+use super::wire::{self, Reply};
+use super::WORKER_ARG;
+use std::io::{self, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long a started worker has to connect back.
 const CONNECT_LIMIT: Duration = Duration::from_secs(10);
 
+/// How long a worker whose connection failed has to exit by itself before it is killed: long
+/// enough for a dying one to be seen exiting, so the error tells how it ended.
+const EXIT_GRACE: Duration = Duration::from_secs(1);
+
+/// What every worker of a pool is started with.
+#[derive(Debug)]
+pub(super) struct Settings {
+    /// The largest reply frame the parent reads, in bytes.
+    pub(super) max_reply: usize,
+    /// The initializer's name and the frame of its request.
+    pub(super) initializer: Option<(String, Vec<u8>)>,
+}
+
 /// A running worker process and its connection.
 pub(super) struct WorkerProcess {
     child: Child,
     reader: BufReader<UnixStream>,
-    writer: BufWriter<UnixStream>,
+    writer: UnixStream,
+    max_reply: usize,
 }
 
 impl WorkerProcess {
     /// Starts the current executable in worker mode and waits for it to connect to a socket
-    /// at `socket` (a path in the pool's private directory), then runs the initializer, if
-    /// any. Errors say why the pool cannot have this worker.
-    pub(super) fn start(
-        socket: &Path,
-        initializer: Option<&(String, Vec<u8>)>,
-    ) -> Result<Self, String> {
+    /// in a fresh private directory (which lives only until then), then runs the initializer,
+    /// if any. Errors say why the pool cannot have this worker.
+    pub(super) fn start(settings: &Settings) -> Result<Self, String> {
+        let dir = SocketDir::create()
+            .map_err(|e| format!("cannot create a directory for the worker's socket: {e}"))?;
+        let socket = dir.socket();
         let listener =
-            UnixListener::bind(socket).map_err(|e| format!("cannot listen on {socket:?}: {e}"))?;
+            UnixListener::bind(&socket).map_err(|e| format!("cannot listen on {socket:?}: {e}"))?;
         let exe = std::env::current_exe()
             .map_err(|e| format!("cannot find the current executable: {e}"))?;
         let mut child = Command::new(exe)
-            .env(SOCKET_ENV, socket)
+            .arg(WORKER_ARG)
+            .arg(&socket)
+            .arg(settings.max_reply.to_string())
             .stdin(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start a worker process: {e}"))?;
-        let connected = accept(&listener, &mut child);
-        // The socket file is no longer needed, connected or not.
-        let _ = std::fs::remove_file(socket);
+        let connected = accept(&listener, &mut child, CONNECT_LIMIT);
+        // The socket and its directory are no longer needed, connected or not.
+        drop(listener);
+        drop(dir);
         let stream = match connected {
             Ok(stream) => stream,
             Err(why) => {
-                reap(&mut child);
+                let _ = child.kill();
+                let _ = child.wait();
                 return Err(why);
             }
         };
-        let reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
-        let mut worker = Self {
-            child,
-            reader,
-            writer: BufWriter::new(stream),
+        let mut worker = match stream.try_clone() {
+            Ok(reader) => Self {
+                child,
+                reader: BufReader::new(reader),
+                writer: stream,
+                max_reply: settings.max_reply,
+            },
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("cannot use the worker's connection: {e}"));
+            }
         };
-        if let Some((task, args)) = initializer {
-            let request = Request::Init {
-                task: task.clone(),
-                args: args.clone(),
-            };
-            let outcome = worker.call(&request)?.pop().unwrap_or_else(|| {
-                Err(super::Failure::BadResult(
-                    "the worker sent no outcome".into(),
-                ))
-            });
-            if let Err(failure) = outcome {
+        if let Some((task, frame)) = &settings.initializer {
+            if let Some(Err(failure)) = worker.call(frame, 1)?.pop() {
                 worker.retire();
                 return Err(format!("the initializer {task:?} failed: {failure}"));
             }
@@ -69,45 +85,84 @@ impl WorkerProcess {
         Ok(worker)
     }
 
-    /// Runs `request`; an `Err` means the worker died (and is reaped) and says how.
-    pub(super) fn call(&mut self, request: &Request) -> Result<Reply, String> {
-        let answered = wire::send(&mut self.writer, request)
-            .and_then(|()| wire::receive::<Reply>(&mut self.reader));
+    /// Sends a request's `frame`, which carries `args` arguments, and returns the reply, one
+    /// outcome per argument. An `Err` says what went wrong and how the worker ended: it is gone
+    /// then (killed if it had to be) and reaped.
+    pub(super) fn call(&mut self, frame: &[u8], args: usize) -> Result<Reply, String> {
+        let answered = self
+            .writer
+            .write_all(frame)
+            .and_then(|()| wire::receive_reply(&mut self.reader, self.max_reply, args));
         match answered {
             Ok(Some(reply)) => Ok(reply),
-            Ok(None) => Err(self.died("closed its connection")),
-            Err(e) => Err(self.died(&e.to_string())),
+            Ok(None) => Err(self.end("closed its connection", EXIT_GRACE)),
+            // A lie, not a death: the worker is alive and must be stopped.
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                Err(self.end(&format!("sent a bad reply ({e})"), Duration::ZERO))
+            }
+            Err(e) => Err(self.end(&format!("failed on its connection ({e})"), EXIT_GRACE)),
         }
     }
 
-    fn died(&mut self, what: &str) -> String {
+    /// Ends a worker that failed `what`: closes its connection, gives it `grace` to exit by
+    /// itself, kills it if it did not, and reaps it. Says what happened.
+    fn end(&mut self, what: &str, grace: Duration) -> String {
         let pid = self.child.id();
-        let status = reap(&mut self.child);
-        format!("a worker process (pid {pid}) terminated abruptly ({what}; {status})")
+        let _ = self.writer.shutdown(std::net::Shutdown::Both);
+        let deadline = Instant::now() + grace;
+        let how = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break format!("it ended with {status}"),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Ok(None) | Err(_) => {
+                    let _ = self.child.kill();
+                    break match self.child.wait() {
+                        Ok(status) => format!("the pool killed it ({status})"),
+                        Err(e) => format!("the pool killed it; its status is unknown: {e}"),
+                    };
+                }
+            }
+        };
+        format!("a worker process (pid {pid}) {what}; {how}")
     }
 
     /// Closes the connection, which ends the worker, and reaps it.
     pub(super) fn retire(mut self) {
         // The worker exits when its read sees the connection closed.
-        let _ = self.writer.get_ref().shutdown(std::net::Shutdown::Both);
-        reap(&mut self.child);
+        let _ = self.writer.shutdown(std::net::Shutdown::Both);
+        let _ = self.child.wait();
     }
 }
 
-/// Waits up to [`CONNECT_LIMIT`] for `child` to connect, watching for it to exit first.
-fn accept(listener: &UnixListener, child: &mut Child) -> Result<UnixStream, String> {
+/// Waits up to `limit` for `child` to connect, watching for it to exit first. A connection
+/// from any other process (only this user's can reach the socket) is hung up on.
+pub(super) fn accept(
+    listener: &UnixListener,
+    child: &mut Child,
+    limit: Duration,
+) -> Result<UnixStream, String> {
     listener
         .set_nonblocking(true)
         .map_err(|e| format!("cannot poll the worker socket: {e}"))?;
-    let deadline = Instant::now() + CONNECT_LIMIT;
+    let deadline = Instant::now() + limit;
     loop {
         match listener.accept() {
-            Ok((stream, _)) => {
-                stream
-                    .set_nonblocking(false)
-                    .map_err(|e| format!("cannot use the worker socket: {e}"))?;
-                return Ok(stream);
-            }
+            Ok((stream, _)) => match is_from(&stream, child) {
+                Ok(true) => {
+                    stream
+                        .set_nonblocking(false)
+                        .map_err(|e| format!("cannot use the worker socket: {e}"))?;
+                    return Ok(stream);
+                }
+                Ok(false) => drop(stream),
+                Err(e) => {
+                    return Err(format!(
+                        "cannot tell who connected to the worker socket: {e}"
+                    ))
+                }
+            },
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(format!("cannot accept the worker's connection: {e}")),
         }
@@ -120,7 +175,7 @@ fn accept(listener: &UnixListener, child: &mut Child) -> Result<UnixStream, Stri
         if Instant::now() >= deadline {
             let _ = child.kill();
             return Err(format!(
-                "a worker process did not connect within {CONNECT_LIMIT:?}: does main call \
+                "a worker process did not connect within {limit:?}: does main call \
                  Registry::serve_if_worker before anything else?"
             ));
         }
@@ -128,38 +183,45 @@ fn accept(listener: &UnixListener, child: &mut Child) -> Result<UnixStream, Stri
     }
 }
 
-/// Waits for `child` to exit, so that it leaves no zombie; describes how it ended.
-fn reap(child: &mut Child) -> String {
-    match child.wait() {
-        Ok(status) => status.to_string(),
-        Err(e) => format!("its status is unknown: {e}"),
+/// Whether `stream`'s peer is `child`: the pid the kernel recorded when it connected.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn is_from(stream: &UnixStream, child: &Child) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let mut peer = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len =
+        libc::socklen_t::try_from(std::mem::size_of::<libc::ucred>()).map_err(io::Error::other)?;
+    // SAFETY: the descriptor is open while `stream` is borrowed; getsockopt writes at most
+    // `len` bytes, the size of `peer`, through a pointer to it, and `len` through its own.
+    let failed = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut peer).cast(),
+            &mut len,
+        )
+    } != 0;
+    if failed {
+        return Err(io::Error::last_os_error());
     }
+    Ok(u32::try_from(peer.pid).is_ok_and(|pid| pid == child.id()))
 }
 
-/// A directory only this user can enter, for the workers' sockets; removed on drop.
-#[derive(Debug)]
-pub(super) struct SocketDir(PathBuf);
-
-impl SocketDir {
-    pub(super) fn create() -> io::Result<Self> {
-        use std::os::unix::fs::DirBuilderExt;
-        let path = std::env::temp_dir().join(format!(
-            "concurrency-pool-{}-{}",
-            std::process::id(),
-            crate::sync::next_serial()
-        ));
-        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
-        Ok(Self(path))
+/// Whether `stream`'s peer may be `child`: where the kernel tells no peer's pid, that it is
+/// this user (the socket's directory already lets no other user in).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn is_from(stream: &UnixStream, _: &Child) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let (mut uid, mut gid) = (0, 0);
+    // SAFETY: the descriptor is open while `stream` is borrowed; getpeereid writes through
+    // the two pointers, to live locals of the types it takes.
+    if unsafe { libc::getpeereid(stream.as_raw_fd(), &mut uid, &mut gid) } != 0 {
+        return Err(io::Error::last_os_error());
     }
-
-    /// The path of worker socket number `n`.
-    pub(super) fn socket(&self, n: u64) -> PathBuf {
-        self.0.join(format!("w{n}.sock"))
-    }
-}
-
-impl Drop for SocketDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    Ok(uid == unsafe { libc::geteuid() })
 }
