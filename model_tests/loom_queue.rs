@@ -162,15 +162,21 @@ fn segmented_shutdown_racing_an_append() {
     should_panic(expected = "Causality violation")
 )]
 fn publication_of_a_segmented_value() {
-    check("segmented publication", || {
-        let q = segmented::<Epoch>();
-        let producer = spawn_push(&q, &[7]);
-        let got = q.try_pop();
-        producer.join().unwrap();
-        let rest = q.take_remaining();
-        drop(q);
-        assert!(got == Ok(7) || (got == Err(PopError::Empty) && rest == [7]));
-    });
+    check(
+        "segmented publication",
+        || publication(segmented::<Epoch>()),
+    );
+}
+
+/// One value pushed while the consumer pops: it gets the value, intact, or finds the queue
+/// empty and the value stays.
+fn publication(q: Arc<ConcurrentQueue<u32, Epoch>>) {
+    let producer = spawn_push(&q, &[7]);
+    let got = q.try_pop();
+    producer.join().unwrap();
+    let rest = q.take_remaining();
+    drop(q);
+    assert!(got == Ok(7) || (got == Err(PopError::Empty) && rest == [7]));
 }
 
 /// A producer publishes a value the consumer takes: the consumer must see what was written.
@@ -182,15 +188,7 @@ fn publication_of_a_segmented_value() {
     should_panic(expected = "Causality violation")
 )]
 fn publication_of_a_pushed_value() {
-    check("MS queue publication", || {
-        let q = lock_free::<Epoch>();
-        let producer = spawn_push(&q, &[7]);
-        let got = q.try_pop();
-        producer.join().unwrap();
-        let rest = q.take_remaining();
-        drop(q);
-        assert!(got == Ok(7) || (got == Err(PopError::Empty) && rest == [7]));
-    });
+    check("MS queue publication", || publication(lock_free::<Epoch>()));
 }
 
 /// A consumer that sleeps in `pop` is always woken by a push: a lost wake-up would leave it
