@@ -1,10 +1,9 @@
 use super::*;
-use std::sync::atomic::AtomicUsize as StdAtomicUsize;
 use std::time::Duration;
 
 /// Takes a token if one is there: a condition made true by a `SeqCst` RMW and re-checked with a
 /// `SeqCst` load, as `notify_one_after_seqcst` requires.
-fn take(tokens: &StdAtomicUsize) -> Option<()> {
+fn take(tokens: &AtomicUsize) -> Option<()> {
     // SeqCst: the re-check the fast notify pairs with.
     let mut seen = tokens.load(Ordering::SeqCst);
     while seen > 0 {
@@ -30,7 +29,7 @@ fn scaled(n: usize) -> usize {
 fn every_token_reaches_a_waiter(fenced: bool) {
     let (waiters, per_waiter) = (3, scaled(2_000));
     let events = EventCount::default();
-    let tokens = StdAtomicUsize::new(0);
+    let tokens = AtomicUsize::new(0);
     std::thread::scope(|s| {
         for _ in 0..waiters {
             s.spawn(|| {
@@ -85,7 +84,7 @@ fn a_deadline_ends_the_wait_and_withdraws_the_sleeper() {
 #[test]
 fn notify_all_wakes_every_sleeper() {
     let events = EventCount::default();
-    let open = StdAtomicUsize::new(0);
+    let open = AtomicUsize::new(0);
     std::thread::scope(|s| {
         for _ in 0..4 {
             s.spawn(|| {
@@ -113,7 +112,7 @@ fn a_claim_that_was_not_needed_is_passed_on() {
     let events = EventCount::default();
     // Relaxed: the test's own setting, before any thread starts.
     events.spin_rounds.store(0, Ordering::Relaxed);
-    let tokens = StdAtomicUsize::new(0);
+    let tokens = AtomicUsize::new(0);
     let (announced, go) = (AtomicBool::new(false), AtomicBool::new(false));
     std::thread::scope(|s| {
         let first = s.spawn(|| {
