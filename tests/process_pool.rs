@@ -874,6 +874,117 @@ fn a_worker_never_writes_its_environment_and_may_start_a_pool() {
     );
 }
 
+/// Sends `signal` (`-STOP`, `-CONT`, …) to `pid`.
+fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal} {pid}: {status}");
+}
+
+/// Stops `worker` and waits until it is stopped.
+fn stop(worker: u32) {
+    signal(worker, "-STOP");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{worker}/stat")).unwrap();
+        if stat[stat.rfind(')').unwrap() + 2..].starts_with('T') {
+            return;
+        }
+        assert!(Instant::now() < deadline, "worker {worker} did not stop");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A pool of one worker, and that worker's pid.
+fn pool_and_worker(
+    builder: concurrency::futures::ProcessPoolExecutorBuilder,
+) -> (ProcessPoolExecutor, u32) {
+    let pool = builder.max_workers(1).build().unwrap();
+    let worker = pool.submit(PID, ()).unwrap().result(None).unwrap();
+    (pool, worker)
+}
+
+fn a_stopped_worker_lets_timeouts_fire_and_drop_waits_for_its_task() {
+    let (pool, worker) = pool_and_worker(ProcessPoolExecutor::builder());
+    stop(worker);
+    // Sent, never read while the worker is stopped.
+    let stalled = pool.submit(SLEEP_MS, 100).unwrap();
+    assert!(matches!(
+        stalled.result(Some(Duration::from_millis(300))),
+        Err(FutureError::Timeout)
+    ));
+    let mut mapped = pool
+        .map(SQUARE, [1, 2], 1, Some(Duration::from_millis(300)))
+        .unwrap();
+    assert!(matches!(mapped.next(), Some(Err(FutureError::Timeout))));
+    drop(mapped);
+    let done = wait(
+        std::slice::from_ref(&stalled),
+        Some(Duration::from_millis(300)),
+        ReturnWhen::AllCompleted,
+    );
+    assert_eq!(done.not_done.len(), 1);
+    pool.shutdown(false, false);
+    assert_eq!(pool.submit(SQUARE, 1).unwrap_err(), SubmitError::Shutdown);
+    // Drop waits for the task the stopped worker holds (no worker_timeout is set)…
+    let dropping = std::thread::spawn(move || drop(pool));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!stalled.done());
+    assert!(
+        !dropping.is_finished(),
+        "Drop returned before the stopped worker's task ended"
+    );
+    // …and returns once the worker goes on.
+    signal(worker, "-CONT");
+    dropping.join().unwrap();
+    assert_eq!(stalled.result(None).unwrap(), 100);
+    assert!(!alive(worker));
+}
+
+fn a_worker_past_the_worker_timeout_is_killed_and_breaks_the_pool() {
+    let (pool, worker) =
+        pool_and_worker(ProcessPoolExecutor::builder().worker_timeout(Duration::from_secs(2)));
+    stop(worker);
+    let stalled = pool.submit(SLEEP_MS, 100).unwrap();
+    let queued = pool.submit(SQUARE, 3).unwrap();
+    match stalled.result(Some(Duration::from_secs(60))) {
+        Err(FutureError::BrokenExecutor(why)) => {
+            assert!(why.contains(&format!("pid {worker}")), "{why}");
+            assert!(
+                why.contains("no reply within the worker timeout of 2s"),
+                "{why}"
+            );
+        }
+        other => panic!("expected a broken pool, got {other:?}"),
+    }
+    assert!(matches!(
+        queued.result(Some(Duration::from_secs(60))),
+        Err(FutureError::BrokenExecutor(_))
+    ));
+    assert!(!alive(worker), "the stalled worker {worker} was not killed");
+    drop(pool);
+    // A task within the timeout is not disturbed by it.
+    let (pool, _) =
+        pool_and_worker(ProcessPoolExecutor::builder().worker_timeout(Duration::from_secs(60)));
+    assert_eq!(
+        pool.submit(SLEEP_MS, 300).unwrap().result(None).unwrap(),
+        300
+    );
+}
+
+fn an_idle_stopped_worker_is_killed_when_the_pool_is_dropped() {
+    let (pool, worker) = pool_and_worker(ProcessPoolExecutor::builder());
+    stop(worker);
+    // Its connection closes; it cannot exit while stopped, so the pool kills it (after 10 s).
+    drop(pool);
+    assert!(
+        !alive(worker),
+        "the stopped worker {worker} outlived its pool"
+    );
+}
+
 fn a_manager_that_cannot_start_leaves_nothing_queued() {
     // Every thread this parent starts asks for a stack no machine has.
     let parent = std::process::Command::new(std::env::current_exe().unwrap())
@@ -984,6 +1095,9 @@ fn main() {
         socket_directory_names_cannot_be_taken_in_advance,
         the_socket_directory_removed_under_the_pool_breaks_it_cleanly,
         a_new_pool_removes_only_the_socket_directories_of_dead_pools,
+        a_stopped_worker_lets_timeouts_fire_and_drop_waits_for_its_task,
+        a_worker_past_the_worker_timeout_is_killed_and_breaks_the_pool,
+        an_idle_stopped_worker_is_killed_when_the_pool_is_dropped,
         a_manager_that_cannot_start_leaves_nothing_queued,
         bad_settings_are_refused,
     ];

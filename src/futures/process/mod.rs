@@ -42,10 +42,21 @@
 //!
 //! # Lifetime of the workers
 //! Shutdown closes the queue; each manager finishes what is queued (unless cancelled), closes
-//! its worker's connection — the worker exits when it reads the end — and reaps it, so no
-//! zombie remains. Dropping the pool, also while the parent unwinds from a panic, is
-//! `shutdown(true, false)`. If the parent dies without unwinding, every worker reads the end
-//! of its connection and exits: no orphan keeps running.
+//! its worker's connection — the worker exits when it reads the end, and one that has not
+//! within 10 s is killed — and reaps it, so no zombie remains. Dropping the pool, also while
+//! the parent unwinds from a panic, is `shutdown(true, false)`. If the parent dies without
+//! unwinding, every worker reads the end of its connection and exits: no orphan keeps running.
+//!
+//! # Stalled workers
+//! A worker that stalls inside a task (stopped with `SIGSTOP`, deadlocked, or just slow)
+//! holds only its own job: timeouts on its future (`result`, `exception`, `wait`,
+//! `as_completed`, `map`'s) fire as usual, and `shutdown(false, _)` returns at once. What
+//! waits for the task is `shutdown(true, _)`, and so `Drop`: without a
+//! [`worker_timeout`](ProcessPoolExecutorBuilder::worker_timeout) they return once the
+//! worker goes on and finishes; with one, the manager kills the worker when the timeout
+//! passes, the pool breaks (the job's future and the queued ones fail with
+//! [`FutureError::BrokenExecutor`]), and they return. A stalled *idle* worker is killed 10 s
+//! after its connection closed, with or without a timeout.
 //!
 //! # Progress
 //! Blocking by nature: `submit` is lock-free up to the gate lock it shares with `shutdown`;
@@ -80,7 +91,7 @@ const WORKER_ARG: &str = "--concurrency-process-pool-worker";
 /// The default of [`ProcessPoolExecutorBuilder::max_reply_bytes`]: 64 MiB.
 const DEFAULT_MAX_REPLY_BYTES: usize = 64 << 20;
 
-/// Runs registered tasks in worker processes; see the [module documentation](self).
+/// Runs registered tasks in worker processes: this executable, started again.
 ///
 /// ```no_run
 /// use concurrency::futures::{ProcessPoolExecutor, Registry, TaskFn};
@@ -102,6 +113,21 @@ const DEFAULT_MAX_REPLY_BYTES: usize = 64 << 20;
 ///     }
 /// }
 /// ```
+///
+/// # Faults
+/// A worker that fails never hangs the pool or its parent; each fault has its error:
+/// * arguments whose request would take more than 1 GiB encoded: that future fails at once
+///   ([`FutureError::Failed`], naming the limit); so does a value over
+///   [`max_reply_bytes`](ProcessPoolExecutorBuilder::max_reply_bytes) ([`Failure::BadResult`]);
+/// * a worker that dies, sends a reply that does not decode or announces more than
+///   `max_reply_bytes`, or cuts its connection inside a frame: it is killed (if alive) and
+///   reaped, and the pool breaks — the future of its job and every queued one fail with
+///   [`FutureError::BrokenExecutor`], naming the worker's pid and the cause, and later
+///   submissions with [`SubmitError::Broken`];
+/// * a worker stalled in a task: timeouts on futures fire and `shutdown(false, _)` returns;
+///   `shutdown(true, _)` and `Drop` wait for the task, or, with a
+///   [`worker_timeout`](ProcessPoolExecutorBuilder::worker_timeout), kill the worker when it
+///   passes and break the pool.
 pub struct ProcessPoolExecutor {
     pool: Arc<Pool>,
 }
@@ -112,6 +138,7 @@ pub struct ProcessPoolExecutorBuilder {
     max_workers: Option<usize>,
     max_tasks_per_child: Option<usize>,
     max_reply_bytes: Option<usize>,
+    worker_timeout: Option<Duration>,
     /// The initializer's name and the frame of its request.
     initializer: Option<(String, Vec<u8>)>,
 }
@@ -139,6 +166,16 @@ impl ProcessPoolExecutorBuilder {
     /// killed, and the pool broken. The parent allocates for a reply only as its bytes arrive.
     pub fn max_reply_bytes(mut self, bytes: usize) -> Self {
         self.max_reply_bytes = Some(bytes);
+        self
+    }
+
+    /// How long a worker may take over one request (a call, a `map` chunk, the initializer),
+    /// from sending it to the end of the reply. A worker past it — stalled, stopped, or just
+    /// slow — is killed, and the pool breaks as when a worker dies: the future of its job and
+    /// every queued one fail with [`FutureError::BrokenExecutor`], naming the worker and the
+    /// timeout. Unset by default: a task may run as long as it likes.
+    pub fn worker_timeout(mut self, timeout: Duration) -> Self {
+        self.worker_timeout = Some(timeout);
         self
     }
 
@@ -187,6 +224,7 @@ impl ProcessPoolExecutorBuilder {
                         .unwrap_or(DEFAULT_MAX_REPLY_BYTES)
                         .min(wire::MAX_FRAME),
                     initializer: self.initializer,
+                    timeout: self.worker_timeout,
                 },
                 swept: AtomicBool::new(false),
                 gate: Mutex::new(Gate::default()),
@@ -558,8 +596,11 @@ impl ProcessPoolExecutor {
     }
 
     /// Stops accepting work. With `cancel_futures`, queued jobs are cancelled; the rest run.
-    /// With `wait`, returns once every worker process has exited and been reaped; without,
-    /// the managers finish and reap in the background. Done-callbacks may call any method of
+    /// With `wait`, returns once every worker process has exited and been reaped: a worker
+    /// stalled in a task is waited for until it finishes, or until the pool's
+    /// [`worker_timeout`](ProcessPoolExecutorBuilder::worker_timeout) kills it; an idle one
+    /// that does not exit within 10 s of its connection closing is killed. Without `wait`, the
+    /// managers finish and reap in the background. Done-callbacks may call any method of
     /// the pool, this one included: cancelling runs outside the pool's lock, and a callback
     /// running on a manager thread does not wait for that manager.
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
@@ -589,6 +630,10 @@ impl ProcessPoolExecutor {
     }
 }
 
+/// `shutdown(true, false)`: waits for the running and queued tasks, so a worker stalled in a
+/// task (stopped, deadlocked) makes `drop` wait until it goes on, unless the pool has a
+/// [`worker_timeout`](ProcessPoolExecutorBuilder::worker_timeout), which kills it and breaks
+/// the pool.
 impl Drop for ProcessPoolExecutor {
     fn drop(&mut self) {
         self.shutdown(true, false);
