@@ -101,13 +101,18 @@ fn environment_as_started(_: ()) -> bool {
     started == now
 }
 
+/// `task(args)`'s value from `pool`, within a minute.
+fn value<A: Serialize, R>(pool: &ProcessPoolExecutor, task: TaskFn<A, R>, args: A) -> R
+where
+    R: serde::de::DeserializeOwned + Clone + std::fmt::Debug + Send + Sync + 'static,
+{
+    let future = pool.submit(task, args).unwrap();
+    future.result(Some(Duration::from_secs(60))).unwrap()
+}
+
 /// `x * x`, from a pool this worker starts.
 fn nested_square(x: u64) -> u64 {
-    let pool = pool(1);
-    pool.submit(SQUARE, x)
-        .unwrap()
-        .result(Some(Duration::from_secs(60)))
-        .unwrap()
+    value(&pool(1), SQUARE, x)
 }
 
 fn bytes_of(len: u64) -> Vec<u8> {
@@ -406,13 +411,7 @@ fn arguments_over_the_frame_limit_fail_their_own_future() {
     assert!(failure(one_by_one.next().unwrap()).contains(limit));
     assert_eq!(one_by_one.next().unwrap().unwrap(), 0);
     // Nothing else was lost: the pool and its worker go on.
-    assert_eq!(
-        pool.submit(SQUARE, 6)
-            .unwrap()
-            .result(Some(Duration::from_secs(60)))
-            .unwrap(),
-        36
-    );
+    assert_eq!(value(&pool, SQUARE, 6), 36);
 }
 
 fn a_value_over_the_reply_limit_fails_its_own_future() {
@@ -435,13 +434,7 @@ fn a_value_over_the_reply_limit_fails_its_own_future() {
     assert_eq!(values.next().unwrap().unwrap(), vec![1; 20]);
     let alone = pool.submit(BYTES_OF, 70_000).unwrap();
     assert!(failure(alone.result(Some(Duration::from_secs(60)))).contains("65536"));
-    assert_eq!(
-        pool.submit(SQUARE, 7)
-            .unwrap()
-            .result(Some(Duration::from_secs(60)))
-            .unwrap(),
-        49
-    );
+    assert_eq!(value(&pool, SQUARE, 7), 49);
 }
 
 fn a_worker_that_breaks_the_protocol_is_killed_and_breaks_the_pool() {
@@ -793,14 +786,7 @@ fn socket_directory_names_cannot_be_taken_in_advance() {
         .max_tasks_per_child(1)
         .build()
         .unwrap();
-    let values: Vec<u64> = (0..3)
-        .map(|x| {
-            pool.submit(SQUARE, x)
-                .unwrap()
-                .result(Some(Duration::from_secs(60)))
-        })
-        .map(Result::unwrap)
-        .collect();
+    let values: Vec<u64> = (0..3).map(|x| value(&pool, SQUARE, x)).collect();
     drop(pool);
     for dir in &taken {
         std::fs::remove_dir(dir).unwrap();
@@ -864,10 +850,8 @@ fn a_new_pool_removes_only_the_socket_directories_of_dead_pools() {
 
 fn a_worker_never_writes_its_environment_and_may_start_a_pool() {
     let pool = pool(1);
-    let untouched = pool.submit(ENVIRONMENT_AS_STARTED, ()).unwrap();
-    assert!(untouched.result(Some(Duration::from_secs(60))).unwrap());
-    let nested = pool.submit(NESTED_SQUARE, 9).unwrap();
-    assert_eq!(nested.result(Some(Duration::from_secs(60))).unwrap(), 81);
+    assert!(value(&pool, ENVIRONMENT_AS_STARTED, ()));
+    assert_eq!(value(&pool, NESTED_SQUARE, 9), 81);
     assert!(
         environment_as_started(()),
         "the parent's environment changed"

@@ -159,11 +159,11 @@ impl ProcessPoolExecutorBuilder {
     }
 
     /// The largest reply a worker may send for one request (a `map` chunk's values travel in
-    /// one reply), in bytes encoded: by default 64 MiB, at most the
-    /// frame limit (1 GiB: larger values act as 1 GiB). A worker fails the largest values of a
-    /// reply that would not fit with [`Failure::BadResult`] (naming the limit), so only their
-    /// futures fail; a reply that announces more is refused before it is read, its worker
-    /// killed, and the pool broken. The parent allocates for a reply only as its bytes arrive.
+    /// one reply), in bytes encoded: 64 MiB by default, at most the frame limit (1 GiB: larger
+    /// values act as 1 GiB). A worker fails the largest values of a reply that would not fit
+    /// with [`Failure::BadResult`] (naming the limit), so only their futures fail; a reply
+    /// that announces more is refused before it is read, its worker killed, and the pool
+    /// broken. The parent allocates for a reply only as its bytes arrive.
     pub fn max_reply_bytes(mut self, bytes: usize) -> Self {
         self.max_reply_bytes = Some(bytes);
         self
