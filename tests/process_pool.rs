@@ -101,13 +101,18 @@ fn environment_as_started(_: ()) -> bool {
     started == now
 }
 
+/// `task(args)`'s value from `pool`, within a minute.
+fn value<A: Serialize, R>(pool: &ProcessPoolExecutor, task: TaskFn<A, R>, args: A) -> R
+where
+    R: serde::de::DeserializeOwned + Clone + std::fmt::Debug + Send + Sync + 'static,
+{
+    let future = pool.submit(task, args).unwrap();
+    future.result(Some(Duration::from_secs(60))).unwrap()
+}
+
 /// `x * x`, from a pool this worker starts.
 fn nested_square(x: u64) -> u64 {
-    let pool = pool(1);
-    pool.submit(SQUARE, x)
-        .unwrap()
-        .result(Some(Duration::from_secs(60)))
-        .unwrap()
+    value(&pool(1), SQUARE, x)
 }
 
 fn bytes_of(len: u64) -> Vec<u8> {
@@ -406,13 +411,7 @@ fn arguments_over_the_frame_limit_fail_their_own_future() {
     assert!(failure(one_by_one.next().unwrap()).contains(limit));
     assert_eq!(one_by_one.next().unwrap().unwrap(), 0);
     // Nothing else was lost: the pool and its worker go on.
-    assert_eq!(
-        pool.submit(SQUARE, 6)
-            .unwrap()
-            .result(Some(Duration::from_secs(60)))
-            .unwrap(),
-        36
-    );
+    assert_eq!(value(&pool, SQUARE, 6), 36);
 }
 
 fn a_value_over_the_reply_limit_fails_its_own_future() {
@@ -435,13 +434,7 @@ fn a_value_over_the_reply_limit_fails_its_own_future() {
     assert_eq!(values.next().unwrap().unwrap(), vec![1; 20]);
     let alone = pool.submit(BYTES_OF, 70_000).unwrap();
     assert!(failure(alone.result(Some(Duration::from_secs(60)))).contains("65536"));
-    assert_eq!(
-        pool.submit(SQUARE, 7)
-            .unwrap()
-            .result(Some(Duration::from_secs(60)))
-            .unwrap(),
-        49
-    );
+    assert_eq!(value(&pool, SQUARE, 7), 49);
 }
 
 fn a_worker_that_breaks_the_protocol_is_killed_and_breaks_the_pool() {
@@ -793,14 +786,7 @@ fn socket_directory_names_cannot_be_taken_in_advance() {
         .max_tasks_per_child(1)
         .build()
         .unwrap();
-    let values: Vec<u64> = (0..3)
-        .map(|x| {
-            pool.submit(SQUARE, x)
-                .unwrap()
-                .result(Some(Duration::from_secs(60)))
-        })
-        .map(Result::unwrap)
-        .collect();
+    let values: Vec<u64> = (0..3).map(|x| value(&pool, SQUARE, x)).collect();
     drop(pool);
     for dir in &taken {
         std::fs::remove_dir(dir).unwrap();
@@ -864,13 +850,122 @@ fn a_new_pool_removes_only_the_socket_directories_of_dead_pools() {
 
 fn a_worker_never_writes_its_environment_and_may_start_a_pool() {
     let pool = pool(1);
-    let untouched = pool.submit(ENVIRONMENT_AS_STARTED, ()).unwrap();
-    assert!(untouched.result(Some(Duration::from_secs(60))).unwrap());
-    let nested = pool.submit(NESTED_SQUARE, 9).unwrap();
-    assert_eq!(nested.result(Some(Duration::from_secs(60))).unwrap(), 81);
+    assert!(value(&pool, ENVIRONMENT_AS_STARTED, ()));
+    assert_eq!(value(&pool, NESTED_SQUARE, 9), 81);
     assert!(
         environment_as_started(()),
         "the parent's environment changed"
+    );
+}
+
+/// Sends `signal` (`-STOP`, `-CONT`, …) to `pid`.
+fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal} {pid}: {status}");
+}
+
+/// Stops `worker` and waits until it is stopped.
+fn stop(worker: u32) {
+    signal(worker, "-STOP");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{worker}/stat")).unwrap();
+        if stat[stat.rfind(')').unwrap() + 2..].starts_with('T') {
+            return;
+        }
+        assert!(Instant::now() < deadline, "worker {worker} did not stop");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A pool of one worker, and that worker's pid.
+fn pool_and_worker(
+    builder: concurrency::futures::ProcessPoolExecutorBuilder,
+) -> (ProcessPoolExecutor, u32) {
+    let pool = builder.max_workers(1).build().unwrap();
+    let worker = pool.submit(PID, ()).unwrap().result(None).unwrap();
+    (pool, worker)
+}
+
+fn a_stopped_worker_lets_timeouts_fire_and_drop_waits_for_its_task() {
+    let (pool, worker) = pool_and_worker(ProcessPoolExecutor::builder());
+    stop(worker);
+    // Sent, never read while the worker is stopped.
+    let stalled = pool.submit(SLEEP_MS, 100).unwrap();
+    assert!(matches!(
+        stalled.result(Some(Duration::from_millis(300))),
+        Err(FutureError::Timeout)
+    ));
+    let mut mapped = pool
+        .map(SQUARE, [1, 2], 1, Some(Duration::from_millis(300)))
+        .unwrap();
+    assert!(matches!(mapped.next(), Some(Err(FutureError::Timeout))));
+    drop(mapped);
+    let done = wait(
+        std::slice::from_ref(&stalled),
+        Some(Duration::from_millis(300)),
+        ReturnWhen::AllCompleted,
+    );
+    assert_eq!(done.not_done.len(), 1);
+    pool.shutdown(false, false);
+    assert_eq!(pool.submit(SQUARE, 1).unwrap_err(), SubmitError::Shutdown);
+    // Drop waits for the task the stopped worker holds (no worker_timeout is set)…
+    let dropping = std::thread::spawn(move || drop(pool));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!stalled.done());
+    assert!(
+        !dropping.is_finished(),
+        "Drop returned before the stopped worker's task ended"
+    );
+    // …and returns once the worker goes on.
+    signal(worker, "-CONT");
+    dropping.join().unwrap();
+    assert_eq!(stalled.result(None).unwrap(), 100);
+    assert!(!alive(worker));
+}
+
+fn a_worker_past_the_worker_timeout_is_killed_and_breaks_the_pool() {
+    let (pool, worker) =
+        pool_and_worker(ProcessPoolExecutor::builder().worker_timeout(Duration::from_secs(2)));
+    stop(worker);
+    let stalled = pool.submit(SLEEP_MS, 100).unwrap();
+    let queued = pool.submit(SQUARE, 3).unwrap();
+    match stalled.result(Some(Duration::from_secs(60))) {
+        Err(FutureError::BrokenExecutor(why)) => {
+            assert!(why.contains(&format!("pid {worker}")), "{why}");
+            assert!(
+                why.contains("no reply within the worker timeout of 2s"),
+                "{why}"
+            );
+        }
+        other => panic!("expected a broken pool, got {other:?}"),
+    }
+    assert!(matches!(
+        queued.result(Some(Duration::from_secs(60))),
+        Err(FutureError::BrokenExecutor(_))
+    ));
+    assert!(!alive(worker), "the stalled worker {worker} was not killed");
+    drop(pool);
+    // A task within the timeout is not disturbed by it.
+    let (pool, _) =
+        pool_and_worker(ProcessPoolExecutor::builder().worker_timeout(Duration::from_secs(60)));
+    assert_eq!(
+        pool.submit(SLEEP_MS, 300).unwrap().result(None).unwrap(),
+        300
+    );
+}
+
+fn an_idle_stopped_worker_is_killed_when_the_pool_is_dropped() {
+    let (pool, worker) = pool_and_worker(ProcessPoolExecutor::builder());
+    stop(worker);
+    // Its connection closes; it cannot exit while stopped, so the pool kills it (after 10 s).
+    drop(pool);
+    assert!(
+        !alive(worker),
+        "the stopped worker {worker} outlived its pool"
     );
 }
 
@@ -905,6 +1000,14 @@ fn bad_settings_are_refused() {
         .max_tasks_per_child(0)
         .build();
     assert_eq!(zero.unwrap_err(), BuildError::ZeroTasksPerChild);
+    let zero = ProcessPoolExecutor::builder()
+        .worker_timeout(Duration::ZERO)
+        .build();
+    assert_eq!(zero.unwrap_err(), BuildError::ZeroWorkerTimeout);
+    let zero = ProcessPoolExecutor::builder().max_reply_bytes(0).build();
+    let error = zero.unwrap_err();
+    assert_eq!(error, BuildError::ZeroMaxReplyBytes);
+    assert_eq!(error.to_string(), "max_reply_bytes must be greater than 0");
 }
 
 /// Test functions with their names.
@@ -984,6 +1087,9 @@ fn main() {
         socket_directory_names_cannot_be_taken_in_advance,
         the_socket_directory_removed_under_the_pool_breaks_it_cleanly,
         a_new_pool_removes_only_the_socket_directories_of_dead_pools,
+        a_stopped_worker_lets_timeouts_fire_and_drop_waits_for_its_task,
+        a_worker_past_the_worker_timeout_is_killed_and_breaks_the_pool,
+        an_idle_stopped_worker_is_killed_when_the_pool_is_dropped,
         a_manager_that_cannot_start_leaves_nothing_queued,
         bad_settings_are_refused,
     ];

@@ -143,6 +143,10 @@ pub enum BuildError {
     ZeroWorkers,
     /// `max_tasks_per_child` was zero (process pools).
     ZeroTasksPerChild,
+    /// `worker_timeout` was zero (process pools): every request would time out.
+    ZeroWorkerTimeout,
+    /// `max_reply_bytes` was zero (process pools): no reply would fit.
+    ZeroMaxReplyBytes,
     /// A process pool was built in a worker process that did not call
     /// `Registry::serve_if_worker` first: it would start workers without end.
     WorkerNotServing,
@@ -153,6 +157,8 @@ impl fmt::Display for BuildError {
         match self {
             Self::ZeroWorkers => f.write_str("max_workers must be greater than 0"),
             Self::ZeroTasksPerChild => f.write_str("max_tasks_per_child must be greater than 0"),
+            Self::ZeroWorkerTimeout => f.write_str("worker_timeout must be greater than 0"),
+            Self::ZeroMaxReplyBytes => f.write_str("max_reply_bytes must be greater than 0"),
             Self::WorkerNotServing => f.write_str(
                 "this process was started as a process-pool worker, but main did not call \
                  Registry::serve_if_worker before building a pool",

@@ -97,10 +97,21 @@ const DEFAULT_MAX_REPLY_BYTES: usize = 64 << 20;
 ///
 /// # Lifetime of the workers
 /// Shutdown closes the queue; each manager finishes what is queued (unless cancelled), closes
-/// its worker's connection — the worker exits when it reads the end — and reaps it, so no
-/// zombie remains. Dropping the pool, also while the parent unwinds from a panic, is
-/// `shutdown(true, false)`. If the parent dies without unwinding, every worker reads the end
-/// of its connection and exits: no orphan keeps running.
+/// its worker's connection — the worker exits when it reads the end, and one that has not
+/// within 10 s is killed — and reaps it, so no zombie remains. Dropping the pool, also while
+/// the parent unwinds from a panic, is `shutdown(true, false)`. If the parent dies without
+/// unwinding, every worker reads the end of its connection and exits: no orphan keeps running.
+///
+/// # Stalled workers
+/// A worker that stalls inside a task (stopped with `SIGSTOP`, deadlocked, or just slow)
+/// holds only its own job: timeouts on its future (`result`, `exception`, `wait`,
+/// `as_completed`, `map`'s) fire as usual, and `shutdown(false, _)` returns at once. What
+/// waits for the task is `shutdown(true, _)`, and so `Drop`: without a
+/// [`worker_timeout`](ProcessPoolExecutorBuilder::worker_timeout) they return once the
+/// worker goes on and finishes; with one, the manager kills the worker when the timeout
+/// passes, the pool breaks (the job's future and the queued ones fail with
+/// [`FutureError::BrokenExecutor`]), and they return. A stalled *idle* worker is killed 10 s
+/// after its connection closed, with or without a timeout.
 ///
 /// # Progress
 /// Blocking by nature: `submit` is lock-free up to the gate lock it shares with `shutdown`;
@@ -115,6 +126,7 @@ pub struct ProcessPoolExecutorBuilder {
     max_workers: Option<usize>,
     max_tasks_per_child: Option<usize>,
     max_reply_bytes: Option<usize>,
+    worker_timeout: Option<Duration>,
     /// The initializer's name and the frame of its request.
     initializer: Option<(String, Vec<u8>)>,
 }
@@ -135,13 +147,25 @@ impl ProcessPoolExecutorBuilder {
     }
 
     /// The largest reply a worker may send for one request (a `map` chunk's values travel in
-    /// one reply), in bytes encoded: by default 64 MiB, at most the
-    /// frame limit (1 GiB: larger values act as 1 GiB). A worker fails the largest values of a
-    /// reply that would not fit with [`Failure::BadResult`] (naming the limit), so only their
-    /// futures fail; a reply that announces more is refused before it is read, its worker
-    /// killed, and the pool broken. The parent allocates for a reply only as its bytes arrive.
+    /// one reply), in bytes encoded: 64 MiB by default, at most the frame limit (1 GiB: larger
+    /// values act as 1 GiB). A worker fails the largest values of a reply that would not fit
+    /// with [`Failure::BadResult`] (naming the limit), so only their futures fail; a reply
+    /// that announces more is refused before it is read, its worker killed, and the pool
+    /// broken. The parent allocates for a reply only as its bytes arrive. Zero is refused by
+    /// [`build`](Self::build).
     pub fn max_reply_bytes(mut self, bytes: usize) -> Self {
         self.max_reply_bytes = Some(bytes);
+        self
+    }
+
+    /// How long a worker may take over one request (a call, a `map` chunk, the initializer),
+    /// from sending it to the end of the reply. A worker past it — stalled, stopped, or just
+    /// slow — is killed, and the pool breaks as when a worker dies: the future of its job and
+    /// every queued one fail with [`FutureError::BrokenExecutor`], naming the worker and the
+    /// timeout. Unset by default: a task may run as long as it likes. Zero is refused by
+    /// [`build`](Self::build).
+    pub fn worker_timeout(mut self, timeout: Duration) -> Self {
+        self.worker_timeout = Some(timeout);
         self
     }
 
@@ -164,7 +188,8 @@ impl ProcessPoolExecutorBuilder {
     /// The pool; no worker starts before the first submission.
     ///
     /// # Errors
-    /// [`BuildError::ZeroWorkers`], [`BuildError::ZeroTasksPerChild`], or
+    /// [`BuildError::ZeroWorkers`], [`BuildError::ZeroTasksPerChild`],
+    /// [`BuildError::ZeroWorkerTimeout`], [`BuildError::ZeroMaxReplyBytes`], or
     /// [`BuildError::WorkerNotServing`] when called in a worker process that did not call
     /// [`Registry::serve_if_worker`] first (which would start workers without end).
     pub fn build(self) -> Result<ProcessPoolExecutor, BuildError> {
@@ -179,6 +204,12 @@ impl ProcessPoolExecutorBuilder {
         if self.max_tasks_per_child == Some(0) {
             return Err(BuildError::ZeroTasksPerChild);
         }
+        if self.worker_timeout == Some(Duration::ZERO) {
+            return Err(BuildError::ZeroWorkerTimeout);
+        }
+        if self.max_reply_bytes == Some(0) {
+            return Err(BuildError::ZeroMaxReplyBytes);
+        }
         Ok(ProcessPoolExecutor {
             pool: Arc::new(Pool {
                 jobs: ConcurrentQueue::with_mode_and_reclaimer(QueueMode::LockFree),
@@ -190,6 +221,7 @@ impl ProcessPoolExecutorBuilder {
                         .unwrap_or(DEFAULT_MAX_REPLY_BYTES)
                         .min(wire::MAX_FRAME),
                     initializer: self.initializer,
+                    timeout: self.worker_timeout,
                 },
                 swept: AtomicBool::new(false),
                 gate: Mutex::new(Gate::default()),
@@ -561,8 +593,11 @@ impl ProcessPoolExecutor {
     }
 
     /// Stops accepting work. With `cancel_futures`, queued jobs are cancelled; the rest run.
-    /// With `wait`, returns once every worker process has exited and been reaped; without,
-    /// the managers finish and reap in the background. Done-callbacks may call any method of
+    /// With `wait`, returns once every worker process has exited and been reaped: a worker
+    /// stalled in a task is waited for until it finishes, or until the pool's
+    /// [`worker_timeout`](ProcessPoolExecutorBuilder::worker_timeout) kills it; an idle one
+    /// that does not exit within 10 s of its connection closing is killed. Without `wait`, the
+    /// managers finish and reap in the background. Done-callbacks may call any method of
     /// the pool, this one included: cancelling runs outside the pool's lock, and a callback
     /// running on a manager thread does not wait for that manager.
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
@@ -592,6 +627,10 @@ impl ProcessPoolExecutor {
     }
 }
 
+/// `shutdown(true, false)`: waits for the running and queued tasks, so a worker stalled in a
+/// task (stopped, deadlocked) makes `drop` wait until it goes on, unless the pool has a
+/// [`worker_timeout`](ProcessPoolExecutorBuilder::worker_timeout), which kills it and breaks
+/// the pool.
 impl Drop for ProcessPoolExecutor {
     fn drop(&mut self) {
         self.shutdown(true, false);

@@ -3,7 +3,7 @@
 use super::socket_dir::SocketDir;
 use super::wire::{self, Reply};
 use super::WORKER_ARG;
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,6 +15,9 @@ const CONNECT_LIMIT: Duration = Duration::from_secs(10);
 /// enough for a dying one to be seen exiting, so the error tells how it ended.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
 
+/// How long a retired worker has to exit once its connection is closed before it is killed.
+const EXIT_LIMIT: Duration = Duration::from_secs(10);
+
 /// What every worker of a pool is started with.
 #[derive(Debug)]
 pub(super) struct Settings {
@@ -22,14 +25,63 @@ pub(super) struct Settings {
     pub(super) max_reply: usize,
     /// The initializer's name and the frame of its request.
     pub(super) initializer: Option<(String, Vec<u8>)>,
+    /// How long a worker may take over one request; `None`: as long as its task runs.
+    pub(super) timeout: Option<Duration>,
+}
+
+/// One end of a worker's connection, whose reads and writes fail with
+/// [`io::ErrorKind::TimedOut`] once its deadline passed.
+struct Timed {
+    stream: UnixStream,
+    deadline: Option<Instant>,
+}
+
+impl Timed {
+    /// Bounds the next blocking call, through `set`, by the time left before the deadline.
+    fn arm(&self, set: fn(&UnixStream, Option<Duration>) -> io::Result<()>) -> io::Result<()> {
+        let Some(deadline) = self.deadline else {
+            return Ok(());
+        };
+        match deadline.checked_duration_since(Instant::now()) {
+            Some(left) if !left.is_zero() => set(&self.stream, Some(left)),
+            _ => Err(io::ErrorKind::TimedOut.into()),
+        }
+    }
+}
+
+/// A socket's timeout shows as `WouldBlock`: says `TimedOut` instead.
+fn timed_out<T>(result: io::Result<T>) -> io::Result<T> {
+    result.map_err(|e| match e.kind() {
+        io::ErrorKind::WouldBlock => io::ErrorKind::TimedOut.into(),
+        _ => e,
+    })
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.arm(UnixStream::set_read_timeout)?;
+        timed_out((&self.stream).read(buf))
+    }
+}
+
+impl Write for Timed {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.arm(UnixStream::set_write_timeout)?;
+        timed_out((&self.stream).write(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A running worker process and its connection.
 pub(super) struct WorkerProcess {
     child: Child,
-    reader: BufReader<UnixStream>,
-    writer: UnixStream,
+    reader: BufReader<Timed>,
+    writer: Timed,
     max_reply: usize,
+    timeout: Option<Duration>,
 }
 
 impl WorkerProcess {
@@ -66,9 +118,16 @@ impl WorkerProcess {
         let mut worker = match stream.try_clone() {
             Ok(reader) => Self {
                 child,
-                reader: BufReader::new(reader),
-                writer: stream,
+                reader: BufReader::new(Timed {
+                    stream: reader,
+                    deadline: None,
+                }),
+                writer: Timed {
+                    stream,
+                    deadline: None,
+                },
                 max_reply: settings.max_reply,
+                timeout: settings.timeout,
             },
             Err(e) => {
                 let _ = child.kill();
@@ -89,6 +148,9 @@ impl WorkerProcess {
     /// outcome per argument. An `Err` says what went wrong and how the worker ended: it is gone
     /// then (killed if it had to be) and reaped.
     pub(super) fn call(&mut self, frame: &[u8], args: usize) -> Result<Reply, String> {
+        let deadline = self.timeout.map(|timeout| Instant::now() + timeout);
+        self.reader.get_mut().deadline = deadline;
+        self.writer.deadline = deadline;
         let answered = self
             .writer
             .write_all(frame)
@@ -100,39 +162,50 @@ impl WorkerProcess {
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                 Err(self.end(&format!("sent a bad reply ({e})"), Duration::ZERO))
             }
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                // Set, or there would be no deadline.
+                let timeout = self.timeout.unwrap_or_default();
+                let what = format!("sent no reply within the worker timeout of {timeout:?}");
+                Err(self.end(&what, Duration::ZERO))
+            }
             Err(e) => Err(self.end(&format!("failed on its connection ({e})"), EXIT_GRACE)),
         }
     }
 
-    /// Ends a worker that failed `what`: closes its connection, gives it `grace` to exit by
-    /// itself, kills it if it did not, and reaps it. Says what happened.
+    /// Ends a worker that failed `what`; says what happened, with its pid.
     fn end(&mut self, what: &str, grace: Duration) -> String {
         let pid = self.child.id();
-        let _ = self.writer.shutdown(std::net::Shutdown::Both);
-        let deadline = Instant::now() + grace;
-        let how = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => break format!("it ended with {status}"),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Ok(None) | Err(_) => {
-                    let _ = self.child.kill();
-                    break match self.child.wait() {
-                        Ok(status) => format!("the pool killed it ({status})"),
-                        Err(e) => format!("the pool killed it; its status is unknown: {e}"),
-                    };
-                }
-            }
-        };
+        let how = self.stop(grace);
         format!("a worker process (pid {pid}) {what}; {how}")
     }
 
-    /// Closes the connection, which ends the worker, and reaps it.
+    /// Closes the connection, which ends a healthy worker, gives the worker `grace` to exit,
+    /// kills it if it did not, and reaps it. Says how it ended.
+    fn stop(&mut self, grace: Duration) -> String {
+        let _ = self.writer.stream.shutdown(std::net::Shutdown::Both);
+        let deadline = Instant::now() + grace;
+        let mut pause = Duration::from_micros(100);
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return format!("it ended with {status}"),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(10));
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        let _ = self.child.kill();
+        match self.child.wait() {
+            Ok(status) => format!("the pool killed it ({status})"),
+            Err(e) => format!("the pool killed it; its status is unknown: {e}"),
+        }
+    }
+
+    /// Ends the worker: a healthy one exits when its read sees the connection closed, one that
+    /// does not within [`EXIT_LIMIT`] is killed. Reaps it.
     pub(super) fn retire(mut self) {
-        // The worker exits when its read sees the connection closed.
-        let _ = self.writer.shutdown(std::net::Shutdown::Both);
-        let _ = self.child.wait();
+        let _ = self.stop(EXIT_LIMIT);
     }
 }
 
