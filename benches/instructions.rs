@@ -100,6 +100,7 @@ fn cases() -> Vec<Case> {
                 bounded::<channels::CrossbeamChannel>(),
                 bounded::<channels::FlumeChannel>(),
                 bounded::<bounded_queues::StdSyncChannel>(),
+                bounded::<bounded_queues::ArrayQueue>(),
                 bounded::<bounded_queues::LockedDeque>(),
             ],
         ),

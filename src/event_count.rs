@@ -235,6 +235,18 @@ impl EventCount {
         }
     }
 
+    /// Wakes every sleeper, if any; for a condition made true as for
+    /// [`notify_one_after_seqcst`](Self::notify_one_after_seqcst).
+    #[inline]
+    pub(crate) fn notify_all_after_seqcst(&self) {
+        #[cfg(loom)]
+        fence(Ordering::SeqCst);
+        // SeqCst: as in `notify_one_after_seqcst`.
+        if self.waiting.load(Ordering::SeqCst) != 0 {
+            self.wake_all();
+        }
+    }
+
     /// Wakes one sleeper, if any; call after making the condition true (any ordering).
     #[inline]
     pub(crate) fn notify_one(&self) {

@@ -1,5 +1,6 @@
 //! Bounded blocking queues: ours (`StdConcurrentQueue`), crossbeam-channel, flume, std
-//! `sync_channel` and `Mutex<VecDeque>` with two `Condvar`s, behind one trait.
+//! `sync_channel` and `Mutex<VecDeque>` with two `Condvar`s, behind one trait; and crossbeam's
+//! non-blocking `ArrayQueue`, for the instruction counts.
 
 use super::channels::{Channel, Flavor};
 use concurrency::StdConcurrentQueue;
@@ -45,6 +46,33 @@ impl<F: Flavor> Bounded for Channel<F> {
     }
     fn get(&self) -> u64 {
         self.recv()
+    }
+}
+
+/// crossbeam's `ArrayQueue`, which does not block: a full put or an empty get yields and
+/// retries. For the one-thread instruction counts only, where neither ever waits.
+pub(crate) struct ArrayQueue(crossbeam_queue::ArrayQueue<u64>);
+
+impl Bounded for ArrayQueue {
+    fn name() -> String {
+        "crossbeam ArrayQueue".into()
+    }
+    fn new() -> Self {
+        Self(crossbeam_queue::ArrayQueue::new(CAPACITY))
+    }
+    fn put(&self, mut v: u64) {
+        while let Err(refused) = self.0.push(v) {
+            v = refused;
+            std::thread::yield_now();
+        }
+    }
+    fn get(&self) -> u64 {
+        loop {
+            if let Some(v) = self.0.pop() {
+                return v;
+            }
+            std::thread::yield_now();
+        }
     }
 }
 

@@ -44,6 +44,7 @@
 mod error;
 mod michael_scott;
 mod node;
+mod ring;
 mod segmented;
 mod std_queue;
 mod two_lock;

@@ -1,45 +1,81 @@
-//! `StdConcurrentQueue`: Python's `queue.Queue` contract on the lock-free queue.
+//! `StdConcurrentQueue`: Python's `queue.Queue` contract on the crate's queues.
 //!
 //! # Algorithm
-//! Values travel through a lock-free [`ConcurrentQueue`] (which also gives the sleeping `get`).
-//! A bounded queue adds a *slot counter*: a put first reserves a slot with a CAS that never
-//! takes the counter past `maxsize`, then pushes; a get pops, then releases the slot and wakes
-//! one putter waiting for room. Unfinished tasks are a second counter, raised before a value
-//! becomes visible and lowered by `task_done`; `join` sleeps until it reaches zero.
+//! A bounded queue of up to [`MAX_RING_SLOTS`] values is a ring of exactly `maxsize` cells
+//! with per-cell sequence stamps (Vyukov's bounded MPMC queue, in `ring.rs`): the ring *is*
+//! the bound. An unbounded queue, or one whose bound is too large to allocate up front, keeps
+//! its values in the segmented [`ConcurrentQueue`], with a slot counter for a bound
+//! (`std_queue/linked.rs`).
+//!
+//! Tasks are counted as `puts − done`: `done` counts `task_done` calls and the values an
+//! immediate shutdown discarded; `puts`, the successful puts, is the ring's `tail` turned into
+//! a count (so a put and a get on the ring touch no counter at all), or a counter raised
+//! before the value becomes visible in the linked storage. `task_done` raises `done` only while
+//! it is below `puts`; `join` sleeps until it is not.
+//!
+//! Getters, putters and joiners sleep on [`EventCount`](crate::event_count)s. A successful put
+//! claims its position (or pushes) with a `SeqCst` RMW and a get frees its cell (or slot) with
+//! one, every sleeper's re-check reads those locations with `SeqCst` loads, and `task_done`
+//! raises `done` with a `SeqCst` CAS: so each notify is one load while nobody sleeps.
 //!
 //! # Invariants
-//! 1. `slots` never exceeds `maxsize`, and values in the queue ≤ `slots`: so `qsize()` never
-//!    exceeds `maxsize`, and with only putters exactly `maxsize` `put_nowait` calls succeed.
-//! 2. `unfinished` = successful puts − `task_done` calls − values an immediate shutdown
-//!    discarded; it is raised before the value can be got, so `task_done` never runs ahead.
+//! 1. Values in the queue never exceed `maxsize`: the ring has `maxsize` cells, and the slot
+//!    counter never exceeds the bound and is taken before a value is pushed.
+//! 2. `done ≤ puts`, and a put counts in `puts` before its value can be got, so `task_done`
+//!    never runs ahead of the values put.
 //!
 //! # Linearizability
-//! Against a FIFO queue whose bound counts *slots*, not visible values: a put takes its slot
-//! before its value becomes visible, and a get frees its slot after its value stopped being
-//! visible. So while a put or get is in progress, `put_nowait` may be refused as full (and
-//! `full()` say so) with fewer than `maxsize` values visible to gets. Values themselves are
-//! one FIFO order, and the bound is never exceeded. The stress binary checks exactly this
-//! (`stress/std_queue.rs`); against a plain bounded queue it finds the difference within
-//! seconds.
+//! * The ring (every bound up to [`MAX_RING_SLOTS`]): against a plain bounded FIFO queue of
+//!   `maxsize` values, including `put_nowait`'s `Full` and `get_nowait`'s `Empty` (the proof is
+//!   in `ring.rs`): with only putters, exactly `maxsize` `put_nowait`s succeed, and a refused
+//!   one found `maxsize` values in the queue. The stress binary checks this against the plain
+//!   bounded FIFO (`stress/std_queue.rs`).
+//! * The linked storage with a bound: against a FIFO whose bound counts *slots*: a put takes
+//!   its slot before its value becomes visible and a get frees its slot after its value
+//!   stopped being visible, so while one of them is in progress `put_nowait` may be refused as
+//!   full with fewer than `maxsize` values visible. Values form one FIFO order and the bound is
+//!   never exceeded.
 //!
 //! # Progress
-//! `put_nowait`, `get_nowait`, `task_done`, `qsize`, `full` are lock-free; `put` on a full
-//! queue, `get` on an empty one and `join` block by design (sleeping in a
-//! [`EventCount`](crate::event_count), no polling).
+//! On the ring, `put_nowait` and `get_nowait` wait only for an operation that claimed the same
+//! cell and has not finished with it (two stores): see `ring.rs`, which explains why a
+//! linearizable bounded FIFO pays that. On the linked storage they are lock-free. `task_done`,
+//! `qsize`, `full` are lock-free; `put` on a full queue, `get` on an empty one and `join` block
+//! by design, sleeping (no polling).
 //!
 //! # Reclamation
-//! That of the underlying lock-free queue (`R`, epochs by default).
+//! None for the ring (values inline, cells allocated once); that of the segmented queue (`R`,
+//! epochs by default) for the linked storage.
 //!
 //! # Memory orderings
-//! The counters carry no data (values are published by the queue), so their updates are
-//! `Relaxed` except where noted; the event counts' fences order them against sleepers.
+//! Values are published by the storage. The task counts carry no data; their `SeqCst` reads
+//! and CAS are what the joiners' fence-free notify pairs with.
 
-use super::{ConcurrentQueue, GetError, PopError, PutError, QueueMode, TaskDoneError};
+mod linked;
+
+use self::linked::{Linked, Reservation};
+use super::ring::{Refused, Ring};
+use super::{GetError, PopError, Popped, PutError, TaskDoneError};
 use crate::event_count::EventCount;
 use crate::reclaim::{DefaultReclaimer, Reclaimer};
 use crate::sync::{AtomicBool, AtomicUsize, CachePadded, Ordering};
 use std::fmt;
 use std::time::{Duration, Instant};
+
+/// The largest bound kept in a ring, allocated up front (a cell is `size_of::<T>()` plus 8
+/// bytes, rounded to `T`'s alignment): 65,536 cells, 1 MiB for 8-byte values. A larger bound
+/// keeps the values in the segmented queue, which allocates as they arrive.
+const MAX_RING_SLOTS: usize = 1 << 16;
+
+/// Where the values are.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per queue, never moved once built: a box would cost a pointer chase per operation"
+)]
+enum Storage<T, R: Reclaimer> {
+    Ring(Ring<T>),
+    Linked(Linked<T, R>),
+}
 
 /// A FIFO queue with Python's `queue.Queue` contract: optional strict bound, blocking and
 /// non-blocking puts and gets with timeouts, `task_done`/`join`, and shutdown.
@@ -63,21 +99,22 @@ use std::time::{Duration, Instant};
 /// });
 /// ```
 pub struct StdConcurrentQueue<T, R: Reclaimer = DefaultReclaimer> {
-    values: ConcurrentQueue<T, R>,
+    storage: Storage<T, R>,
     maxsize: usize,
-    /// Values in the queue plus puts that reserved a slot and have not pushed yet (bounded
-    /// queues only).
-    slots: CachePadded<AtomicUsize>,
-    /// Successful puts not yet marked done (invariant 2).
-    unfinished: CachePadded<AtomicUsize>,
-    /// Set by an immediate shutdown: releases `join`.
+    /// Successful puts, for the linked storage (a ring counts them by its `tail`).
+    puts: CachePadded<AtomicUsize>,
+    /// `task_done` calls plus values an immediate shutdown discarded (invariant 2).
+    done: CachePadded<AtomicUsize>,
+    /// Set by an immediate shutdown: gets fail and `join` returns.
     released: AtomicBool,
+    getters: EventCount,
     putters: EventCount,
     joiners: EventCount,
 }
 
 impl<T: Send + 'static> StdConcurrentQueue<T> {
-    /// A queue holding at most `maxsize` values; `0` means unbounded.
+    /// A queue holding at most `maxsize` values; `0` means unbounded. A bound of up to 65,536
+    /// is a ring of `maxsize` cells allocated here; a larger one allocates as values arrive.
     ///
     /// ```
     /// let q = concurrency::StdConcurrentQueue::<u8>::new(0);
@@ -98,12 +135,18 @@ impl<T: Send + 'static, R: Reclaimer> StdConcurrentQueue<T, R> {
     /// assert_eq!(q.get(), Ok(1));
     /// ```
     pub fn with_reclaimer(maxsize: usize) -> Self {
+        let storage = if (1..=MAX_RING_SLOTS).contains(&maxsize) {
+            Storage::Ring(Ring::new(maxsize))
+        } else {
+            Storage::Linked(Linked::new(maxsize))
+        };
         Self {
-            values: ConcurrentQueue::with_mode_and_reclaimer(QueueMode::Segmented),
+            storage,
             maxsize,
-            slots: CachePadded::new(AtomicUsize::new(0)),
-            unfinished: CachePadded::new(AtomicUsize::new(0)),
+            puts: CachePadded::new(AtomicUsize::new(0)),
+            done: CachePadded::new(AtomicUsize::new(0)),
             released: AtomicBool::new(false),
+            getters: EventCount::default(),
             putters: EventCount::default(),
             joiners: EventCount::default(),
         }
@@ -157,64 +200,65 @@ impl<T: Send + 'static, R: Reclaimer> StdConcurrentQueue<T, R> {
     }
 
     /// `wait`: `None` for no waiting, `Some(deadline)` to sleep until the deadline (if any).
+    #[inline]
     fn put_inner(&self, value: T, wait: Option<Option<Instant>>) -> Result<(), PutError<T>> {
-        if self.values.is_shutdown() {
-            return Err(PutError::ShutDown(value));
+        match self.try_put(value) {
+            Ok(()) => Ok(()),
+            Err(Refused::Closed(refused)) => Err(PutError::ShutDown(refused)),
+            Err(Refused::Full(refused)) => match wait {
+                None => Err(PutError::Full(refused)),
+                Some(deadline) => self.wait_for_room(refused, deadline),
+            },
         }
-        if self.maxsize > 0 {
-            let attempt = || {
-                if self.values.is_shutdown() {
-                    Some(false)
-                } else {
-                    self.try_reserve_slot().then_some(true)
-                }
-            };
-            let reserved = match wait {
-                None => attempt(),
-                Some(deadline) => self.putters.wait_until(deadline, attempt),
-            };
-            match reserved {
-                Some(true) => {}
-                Some(false) => return Err(PutError::ShutDown(value)),
-                None => return Err(PutError::Full(value)),
+    }
+
+    /// The slow path of `put_inner`, out of line: the queue was full.
+    #[cold]
+    #[inline(never)]
+    fn wait_for_room(&self, mut value: T, deadline: Option<Instant>) -> Result<(), PutError<T>> {
+        loop {
+            let room = || self.has_room_or_closed().then_some(());
+            if self.putters.wait_until(deadline, room).is_none() {
+                return Err(PutError::Full(value));
+            }
+            match self.try_put(value) {
+                Ok(()) => return Ok(()),
+                Err(Refused::Closed(refused)) => return Err(PutError::ShutDown(refused)),
+                Err(Refused::Full(refused)) => value = refused,
             }
         }
-        // Relaxed: a counter; the value it counts is published by the push below.
-        self.unfinished.fetch_add(1, Ordering::Relaxed);
-        if let Err(refused) = self.values.push(value) {
-            self.release_slot();
-            // An early `task_done` from the user may have taken this put's count already.
-            let _ = self.finish_tasks(1);
-            return Err(PutError::ShutDown(refused.into_inner()));
+    }
+
+    /// Puts `value` if there is room, and wakes a getter.
+    #[inline]
+    fn try_put(&self, value: T) -> Result<(), Refused<T>> {
+        match &self.storage {
+            Storage::Ring(ring) => ring.try_push(value)?,
+            Storage::Linked(linked) => {
+                match linked.reserve() {
+                    Reservation::Taken => {}
+                    Reservation::Full => return Err(Refused::Full(value)),
+                    Reservation::Closed => return Err(Refused::Closed(value)),
+                }
+                // SeqCst: read by `task_done` and `join` with the ring's `tail` (see `puts`).
+                self.puts.fetch_add(1, Ordering::SeqCst);
+                if let Err(refused) = linked.push(value) {
+                    // An early `task_done` from the user may have taken this put's count.
+                    let _ = self.finish_tasks(1);
+                    return Err(Refused::Closed(refused));
+                }
+            }
         }
+        // Both storages made the value visible with a SeqCst RMW, and getters re-check with
+        // SeqCst loads (module doc).
+        self.getters.notify_one_after_seqcst();
         Ok(())
     }
 
-    /// Takes a slot if fewer than `maxsize` are taken (invariant 1).
-    fn try_reserve_slot(&self) -> bool {
-        // Relaxed: the slot count carries no data; the CAS keeps it within the bound.
-        let mut taken = self.slots.load(Ordering::Relaxed);
-        while taken < self.maxsize {
-            // Relaxed, both: as above.
-            match self.slots.compare_exchange_weak(
-                taken,
-                taken + 1,
-                Ordering::Relaxed, // the slot count publishes no data
-                Ordering::Relaxed, // a failure retries with the fresh count
-            ) {
-                Ok(_) => return true,
-                Err(now) => taken = now,
-            }
-        }
-        false
-    }
-
-    /// Gives a slot back and wakes a putter waiting for room.
-    fn release_slot(&self) {
-        if self.maxsize > 0 {
-            // Relaxed: ordered before the sleeper check by the event count's fence.
-            self.slots.fetch_sub(1, Ordering::Relaxed);
-            self.putters.notify_one();
+    fn has_room_or_closed(&self) -> bool {
+        match &self.storage {
+            Storage::Ring(ring) => ring.has_room_or_closed(),
+            Storage::Linked(linked) => linked.has_room_or_closed(),
         }
     }
 
@@ -229,7 +273,7 @@ impl<T: Send + 'static, R: Reclaimer> StdConcurrentQueue<T, R> {
     /// assert_eq!(q.get(), Ok(4));
     /// ```
     pub fn get(&self) -> Result<T, GetError> {
-        self.got(self.values.pop_until(None))
+        self.get_until(None)
     }
 
     /// Like [`get`](Self::get), but gives up after `timeout` (a deadline fixed at the call).
@@ -245,7 +289,7 @@ impl<T: Send + 'static, R: Reclaimer> StdConcurrentQueue<T, R> {
     /// ```
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
         // A timeout too large to represent waits forever.
-        self.got(self.values.pop_until(Instant::now().checked_add(timeout)))
+        self.get_until(Instant::now().checked_add(timeout))
     }
 
     /// Gets the oldest value only if there is one right now.
@@ -259,13 +303,52 @@ impl<T: Send + 'static, R: Reclaimer> StdConcurrentQueue<T, R> {
     /// assert_eq!(q.get_nowait(), Err(GetError::Empty));
     /// ```
     pub fn get_nowait(&self) -> Result<T, GetError> {
-        self.got(self.values.try_pop())
+        self.try_get().map_err(GetError::from)
     }
 
-    fn got(&self, popped: Result<T, PopError>) -> Result<T, GetError> {
-        let value = popped?;
-        self.release_slot();
-        Ok(value)
+    #[inline]
+    fn get_until(&self, deadline: Option<Instant>) -> Result<T, GetError> {
+        match self.try_get() {
+            Err(PopError::Empty) => self.wait_for_value(deadline),
+            done => done.map_err(GetError::from),
+        }
+    }
+
+    /// The slow path of `get_until`, out of line: the queue was empty.
+    #[cold]
+    #[inline(never)]
+    fn wait_for_value(&self, deadline: Option<Instant>) -> Result<T, GetError> {
+        let attempt = || match self.try_get() {
+            Err(PopError::Empty) => None,
+            done => Some(done),
+        };
+        self.getters
+            .wait_until(deadline, attempt)
+            .unwrap_or(Err(PopError::Empty))
+            .map_err(GetError::from)
+    }
+
+    /// Gets the oldest value if there is one, and wakes a putter.
+    #[inline]
+    fn try_get(&self) -> Result<T, PopError> {
+        // SeqCst: the shutdown state, rare, is totally ordered with everything else.
+        if self.released.load(Ordering::SeqCst) {
+            return Err(PopError::ShutDown);
+        }
+        let popped = match &self.storage {
+            Storage::Ring(ring) => ring.try_pop(),
+            Storage::Linked(linked) => linked.try_pop(),
+        };
+        match popped {
+            Popped::Item(value) => {
+                // Both storages freed the room with a SeqCst RMW, and putters re-check with
+                // SeqCst loads (module doc).
+                self.putters.notify_one_after_seqcst();
+                Ok(value)
+            }
+            Popped::Empty => Err(PopError::Empty),
+            Popped::Closed => Err(PopError::ShutDown),
+        }
     }
 
     /// The number of values in the queue: exact when nothing runs concurrently, a snapshot
@@ -277,7 +360,10 @@ impl<T: Send + 'static, R: Reclaimer> StdConcurrentQueue<T, R> {
     /// assert_eq!(q.qsize(), 1);
     /// ```
     pub fn qsize(&self) -> usize {
-        self.values.len()
+        match &self.storage {
+            Storage::Ring(ring) => ring.len(),
+            Storage::Linked(linked) => linked.len(),
+        }
     }
 
     /// Whether [`qsize`](Self::qsize) is zero.
@@ -297,8 +383,10 @@ impl<T: Send + 'static, R: Reclaimer> StdConcurrentQueue<T, R> {
     /// assert!(q.full());
     /// ```
     pub fn full(&self) -> bool {
-        // Relaxed: a snapshot.
-        self.maxsize > 0 && self.slots.load(Ordering::Relaxed) >= self.maxsize
+        match &self.storage {
+            Storage::Ring(ring) => ring.len() >= self.maxsize,
+            Storage::Linked(linked) => linked.is_full(),
+        }
     }
 
     /// The bound given at construction (`0`: unbounded).
@@ -328,28 +416,41 @@ impl<T: Send + 'static, R: Reclaimer> StdConcurrentQueue<T, R> {
         self.finish_tasks(1)
     }
 
-    /// Lowers the unfinished count by up to `n` and wakes `join` if it reached zero.
+    /// Successful puts so far.
+    fn puts(&self) -> usize {
+        match &self.storage {
+            Storage::Ring(ring) => ring.pushed(),
+            // SeqCst: as the ring's count, read in `finish_tasks` and `join`.
+            Storage::Linked(_) => self.puts.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Marks up to `n` unfinished tasks done and wakes `join` if none is left; `Err` if none
+    /// was unfinished.
     fn finish_tasks(&self, n: usize) -> Result<(), TaskDoneError> {
-        // Relaxed: a counter; `join` is ordered by the event count's fences.
-        let mut left = self.unfinished.load(Ordering::Relaxed);
+        // Relaxed: a first guess for the CAS, which checks it.
+        let mut done = self.done.load(Ordering::Relaxed);
         loop {
-            if left == 0 {
+            let puts = self.puts();
+            if done >= puts {
                 return Err(TaskDoneError);
             }
-            let lowered = left.saturating_sub(n);
-            // Relaxed, both: as above.
-            match self.unfinished.compare_exchange_weak(
-                left,
-                lowered,
-                Ordering::Relaxed, // the task count publishes no data
-                Ordering::Relaxed, // a failure retries with the fresh count
+            let finished = done.saturating_add(n).min(puts);
+            // SeqCst on success: the RMW the joiners' fence-free notify pairs with (`join`
+            // re-checks with SeqCst loads). Relaxed on failure: retried with the fresh count.
+            match self.done.compare_exchange_weak(
+                done,
+                finished,
+                Ordering::SeqCst,
+                Ordering::Relaxed,
             ) {
-                Ok(_) if lowered == 0 => {
-                    self.joiners.notify_all();
+                Ok(_) => {
+                    if finished == puts {
+                        self.joiners.notify_all_after_seqcst();
+                    }
                     return Ok(());
                 }
-                Ok(_) => return Ok(()),
-                Err(now) => left = now,
+                Err(now) => done = now,
             }
         }
     }
@@ -364,10 +465,11 @@ impl<T: Send + 'static, R: Reclaimer> StdConcurrentQueue<T, R> {
     /// ```
     pub fn join(&self) {
         let settled = || {
-            // Acquire: pairs with the Release store in `shutdown`. Relaxed for the counter:
-            // ordered by the event count's fences.
-            let released = self.released.load(Ordering::Acquire);
-            (released || self.unfinished.load(Ordering::Relaxed) == 0).then_some(())
+            // SeqCst, all: the re-check the joiners' fence-free notify pairs with. `done`
+            // before `puts`: both only grow, so `done ≥ puts` seen in this order held at the
+            // second read.
+            let released = self.released.load(Ordering::SeqCst);
+            (released || self.done.load(Ordering::SeqCst) >= self.puts()).then_some(())
         };
         self.joiners.wait_until(None, settled);
     }
@@ -385,19 +487,46 @@ impl<T: Send + 'static, R: Reclaimer> StdConcurrentQueue<T, R> {
     /// q.join(); // released by the immediate shutdown
     /// ```
     pub fn shutdown(&self, immediate: bool) {
-        self.values.shutdown(immediate);
         if immediate {
-            // Release: pairs with the Acquire load in `join`.
-            self.released.store(true, Ordering::Release);
-            let discarded = self.values.take_remaining();
-            for _ in &discarded {
-                self.release_slot();
+            // SeqCst: see "Memory orderings" of `try_get`.
+            self.released.store(true, Ordering::SeqCst);
+        }
+        let discarded = match &self.storage {
+            Storage::Ring(ring) => {
+                ring.close();
+                let mut discarded = Vec::new();
+                if immediate {
+                    while let Popped::Item(value) = ring.try_pop() {
+                        discarded.push(value);
+                    }
+                }
+                discarded
             }
+            Storage::Linked(linked) => {
+                linked.close(immediate);
+                if immediate {
+                    linked.take_remaining()
+                } else {
+                    Vec::new()
+                }
+            }
+        };
+        if immediate {
             // Zero left already only if the user called `task_done` early: nothing to lower.
             let _ = self.finish_tasks(discarded.len());
             self.joiners.notify_all();
         }
+        self.getters.notify_all();
         self.putters.notify_all();
+        // Last, after every waiter was told: a value's drop may panic.
+        drop(discarded);
+    }
+
+    fn is_shutdown(&self) -> bool {
+        match &self.storage {
+            Storage::Ring(ring) => ring.is_closed(),
+            Storage::Linked(linked) => linked.is_closed(),
+        }
     }
 }
 
@@ -407,8 +536,13 @@ impl<T: Send + 'static, R: Reclaimer> fmt::Debug for StdConcurrentQueue<T, R> {
             .field("qsize", &self.qsize())
             .field("maxsize", &self.maxsize)
             // Relaxed: a diagnostic snapshot.
-            .field("unfinished", &self.unfinished.load(Ordering::Relaxed))
-            .field("shutdown", &self.values.is_shutdown())
+            .field(
+                "unfinished",
+                &self
+                    .puts()
+                    .saturating_sub(self.done.load(Ordering::Relaxed)),
+            )
+            .field("shutdown", &self.is_shutdown())
             .finish()
     }
 }

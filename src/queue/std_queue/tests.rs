@@ -1,6 +1,6 @@
 use super::*;
 use crate::sync::{Arc, AtomicUsize};
-use crate::test_support::{assert_drops_settle, Tracked};
+use crate::test_support::{assert_drops_settle, Bomb, Tracked};
 use crate::ShutDown;
 use std::thread;
 
@@ -231,7 +231,7 @@ mod properties {
 
     proptest! {
         #[test]
-        fn matches_a_bounded_vecdeque(maxsize in 0usize..4, ops in prop::collection::vec(op(), 0..64)) {
+        fn matches_a_bounded_vecdeque(maxsize in prop_oneof![0usize..5, Just(MAX_RING_SLOTS + 1)], ops in prop::collection::vec(op(), 0..64)) {
             let q = StdConcurrentQueue::new(maxsize);
             let mut model = VecDeque::new();
             let (mut unfinished, mut shut, mut immediate) = (0usize, false, false);
@@ -277,4 +277,61 @@ mod properties {
             }
         }
     }
+}
+
+#[test]
+fn a_ring_wrapped_many_times_drops_exactly_what_is_left() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let q = StdConcurrentQueue::new(3);
+    for lap in 0..10 {
+        q.put(Tracked::new(lap, &drops)).unwrap();
+        assert_eq!(q.get().unwrap().verify(), lap);
+    }
+    for id in 10..12 {
+        q.put(Tracked::new(id, &drops)).unwrap();
+    }
+    assert_eq!(q.qsize(), 2);
+    drop(q);
+    assert_drops_settle(&drops, 12);
+}
+
+#[test]
+fn a_panicking_drop_in_the_ring_does_not_leak_the_other_values() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let q = StdConcurrentQueue::new(4);
+    q.put(Bomb::new(false, &drops)).unwrap();
+    q.put(Bomb::new(true, &drops)).unwrap();
+    q.put(Bomb::new(false, &drops)).unwrap();
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(q)));
+    assert!(dropped.is_err());
+    assert_drops_settle(&drops, 3);
+}
+
+#[test]
+fn an_immediate_shutdown_whose_drop_panics_still_releases_join() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let q = StdConcurrentQueue::new(2);
+    q.put(Bomb::new(true, &drops)).unwrap();
+    q.put(Bomb::new(false, &drops)).unwrap();
+    let shut = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| q.shutdown(true)));
+    assert!(shut.is_err());
+    q.join();
+    assert_eq!(q.task_done(), Err(TaskDoneError));
+    assert_drops_settle(&drops, 2);
+}
+
+/// A bound above what a ring takes is kept by the slot counter, just as strictly.
+#[cfg(not(miri))]
+#[test]
+fn a_bound_too_large_for_a_ring_is_still_strict() {
+    let maxsize = MAX_RING_SLOTS + 1;
+    let q = StdConcurrentQueue::new(maxsize);
+    for i in 0..maxsize {
+        q.put_nowait(i).unwrap();
+    }
+    assert!(q.full());
+    assert!(matches!(q.put_nowait(0), Err(PutError::Full(0))));
+    assert_eq!(q.get_nowait(), Ok(0));
+    q.put_nowait(maxsize).unwrap();
+    assert_eq!(q.qsize(), maxsize);
 }
