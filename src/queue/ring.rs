@@ -71,6 +71,14 @@ use std::mem::MaybeUninit;
 /// Set in `tail` by [`Ring::close`] (invariant 3).
 const CLOSED: usize = 1 << (usize::BITS - 1);
 
+/// The ordering of a push's stamp store, which publishes its value; the mutant
+/// `stamp_without_release` weakens it, for the loom suite to catch.
+const STAMP: Ordering = if cfg!(concurrency_mutant = "stamp_without_release") {
+    Ordering::Relaxed
+} else {
+    Ordering::Release
+};
+
 /// Rounds of doubling `spin_loop`s before a waiting operation yields its processor.
 const SPIN_ROUNDS: u32 = 6;
 
@@ -187,8 +195,8 @@ impl<T> Ring<T> {
                         // SAFETY: the CAS claimed `tail`, so this thread is the cell's only
                         // writer (invariant 2), and its stamp said the value was moved out.
                         cell.value.with_mut(|slot| unsafe { (*slot).write(value) });
-                        // Release: pairs with the Acquire stamp load in `try_pop`.
-                        cell.stamp.store(tail + 1, Ordering::Release);
+                        // STAMP (Release): pairs with the Acquire stamp load in `try_pop`.
+                        cell.stamp.store(tail + 1, STAMP);
                         return Ok(());
                     }
                     Err(now) => tail = now,
