@@ -186,53 +186,71 @@ fn locked_immediate_shutdown_race() {
     });
 }
 
-/// Blocking putters on a queue bounded at two and getters that mark every value done: `qsize`
-/// never exceeds the bound, `join` returns exactly when every value is done, and a graceful
-/// shutdown then stops the getters.
+/// Blocking putters on a queue bounded at two (the ring) and getters that mark every value
+/// done: `qsize` never exceeds the bound, `join` returns exactly when every value is done, and
+/// a graceful shutdown then stops the getters.
 #[test]
 fn std_queue_bound_and_join() {
     check(
         "StdConcurrentQueue maxsize 2, 2 putters, 2 getters, join",
-        || {
-            let q = Arc::new(StdConcurrentQueue::<u32, Quarantine>::with_reclaimer(2));
-            let done = Arc::new(AtomicUsize::new(0));
-            let putters: Vec<_> = (0..2)
-                .map(|p| {
-                    let q = Arc::clone(&q);
-                    thread::spawn(move || {
-                        for seq in 0..3 {
-                            q.put(item(p, seq)).unwrap();
-                            assert!(q.qsize() <= 2, "qsize {} above maxsize", q.qsize());
-                        }
-                    })
-                })
-                .collect();
-            let getters: Vec<_> = (0..2)
-                .map(|_| {
-                    let (q, done) = (Arc::clone(&q), Arc::clone(&done));
-                    thread::spawn(move || {
-                        let mut got = Vec::new();
-                        loop {
-                            match q.get() {
-                                Ok(v) => got.push(v),
-                                Err(GetError::ShutDown) => break,
-                                Err(GetError::Empty) => unreachable!("get does not time out"),
-                            }
-                            done.fetch_add(1, SeqCst);
-                            q.task_done().unwrap();
-                        }
-                        in_producer_order(got)
-                    })
-                })
-                .collect();
-            for p in putters {
-                p.join().unwrap();
-            }
-            q.join();
-            assert_eq!(done.load(SeqCst), 6, "join returned before every task_done");
-            q.shutdown(false);
-            let got: usize = getters.into_iter().map(|g| g.join().unwrap().len()).sum();
-            assert_eq!(got, 6);
-        },
+        || putters_getters_join(2),
     );
+}
+
+/// The same on an unbounded queue (the segmented storage, getters asleep on the std queue's
+/// own event count).
+#[test]
+fn std_queue_unbounded_join() {
+    check(
+        "StdConcurrentQueue unbounded, 2 putters, 2 getters, join",
+        || putters_getters_join(0),
+    );
+}
+
+fn putters_getters_join(maxsize: usize) {
+    let q = Arc::new(StdConcurrentQueue::<u32, Quarantine>::with_reclaimer(
+        maxsize,
+    ));
+    let done = Arc::new(AtomicUsize::new(0));
+    let putters: Vec<_> = (0..2)
+        .map(|p| {
+            let q = Arc::clone(&q);
+            thread::spawn(move || {
+                for seq in 0..3 {
+                    q.put(item(p, seq)).unwrap();
+                    let qsize = q.qsize();
+                    assert!(
+                        maxsize == 0 || qsize <= maxsize,
+                        "qsize {qsize} above maxsize"
+                    );
+                }
+            })
+        })
+        .collect();
+    let getters: Vec<_> = (0..2)
+        .map(|_| {
+            let (q, done) = (Arc::clone(&q), Arc::clone(&done));
+            thread::spawn(move || {
+                let mut got = Vec::new();
+                loop {
+                    match q.get() {
+                        Ok(v) => got.push(v),
+                        Err(GetError::ShutDown) => break,
+                        Err(GetError::Empty) => unreachable!("get does not time out"),
+                    }
+                    done.fetch_add(1, SeqCst);
+                    q.task_done().unwrap();
+                }
+                in_producer_order(got)
+            })
+        })
+        .collect();
+    for p in putters {
+        p.join().unwrap();
+    }
+    q.join();
+    assert_eq!(done.load(SeqCst), 6, "join returned before every task_done");
+    q.shutdown(false);
+    let got: usize = getters.into_iter().map(|g| g.join().unwrap().len()).sum();
+    assert_eq!(got, 6);
 }
