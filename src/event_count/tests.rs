@@ -110,16 +110,14 @@ fn notify_all_wakes_every_sleeper() {
 #[test]
 fn a_claim_that_was_not_needed_is_passed_on() {
     let events = EventCount::default();
-    // Relaxed: the test's own setting, before any thread starts.
-    events.spin_rounds.store(0, Ordering::Relaxed);
     let tokens = AtomicUsize::new(0);
     let (announced, go) = (AtomicBool::new(false), AtomicBool::new(false));
     std::thread::scope(|s| {
         let first = s.spawn(|| {
-            let mut calls = 0;
             events.wait_until(None, || {
-                calls += 1;
-                if calls == 1 {
+                // SeqCst: a test handshake. Before its announcement (the first try and the
+                // spin) the waiter finds nothing; its re-check is the first call after it.
+                if events.waiting.load(Ordering::SeqCst) == 0 {
                     return None;
                 }
                 // SeqCst: a test handshake.
