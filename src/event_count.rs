@@ -39,14 +39,14 @@
 //! Parking and unparking cost microseconds on a virtual machine, so a waiter first re-checks
 //! through a few rounds of `spin_loop` (doubling each round) and then a few `yield_now`s, which
 //! let a preempted notifier run on an oversubscribed machine: the spin is bounded in
-//! instructions (63 `spin_loop`s, about 2–4 µs) and adapts in time through the yields, which
+//! instructions (127 `spin_loop`s, a few µs) and adapts in time through the yields, which
 //! return at once on an idle core and give the core away on a busy one. Every wait spins
 //! before it sleeps, also right after a wake-up that found the condition taken. A budget that
 //! shrank after futile spins was measured and dropped: under a steady producer–consumer load a
 //! futile spin predicts nothing (the partner is merely being woken), and halving it sent
-//! waiters to sleep at once: 0.14 futex calls per item on a 1+1 bounded pipeline, against
-//! 0.009 with the fixed spin (`docs/ARCHITECTURE.md`, Performance). Under loom the budget is
-//! zero.
+//! waiters to sleep at once: 0.14 futex calls per item on a 1+1 bounded pipeline of 2 M
+//! items, against at most 0.003 with the fixed spin (`docs/ARCHITECTURE.md`, Performance).
+//! Under loom the budget is zero.
 //!
 //! # Progress
 //! Blocking by design for waiters; notifiers never block while nobody waits, and otherwise
@@ -65,7 +65,7 @@ use std::fmt;
 use std::time::Instant;
 
 /// Spin rounds of `spin_loop`, each twice as long as the one before.
-const SPIN_ROUNDS: usize = 6;
+const SPIN_ROUNDS: usize = 7;
 /// Rounds in all, the ones past [`SPIN_ROUNDS`] yielding the processor.
 const MAX_ROUNDS: usize = SPIN_ROUNDS + 4;
 
