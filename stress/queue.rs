@@ -185,3 +185,37 @@ pub(crate) fn check_delivery(report: &mut Report, traces: &[Trace]) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lincheck::Event;
+
+    #[test]
+    fn a_fifo_violation_across_producers_is_reported_by_the_history_check_alone() {
+        // Producer 0's value went in first, producer 1's came out first.
+        let (first, second) = (1, 1 << 48 | 1);
+        let traces = [
+            Trace {
+                pushed: vec![first],
+                popped: vec![],
+            },
+            Trace {
+                pushed: vec![second],
+                popped: vec![second, first],
+            },
+        ];
+        let history = [
+            Event::at(0, QueueOp::Push(first), None, 0, 10),
+            Event::at(1, QueueOp::Push(second), None, 20, 30),
+            Event::at(1, QueueOp::Pop, Some(second), 40, 50),
+            Event::at(1, QueueOp::Pop, Some(first), 60, 70),
+        ];
+        let mut report = Report::new("queue");
+        check_delivery(&mut report, &traces);
+        assert_eq!(report.violations, Vec::<String>::new());
+        check_fifo(&mut report, &history);
+        assert_eq!(report.violations.len(), 1, "{report}");
+        assert!(report.violations[0].contains("FIFO order"), "{report}");
+    }
+}

@@ -75,15 +75,19 @@
 //! a pop of a value nor an empty pop, so it is the next push of `σ`. Either way the replay
 //! keeps a prefix of some linearization, so it fails only if no linearization has order `σ`.
 //!
-//! *Some linearization has the canonical order.* In every linearization, `F(v)` bounds the
-//! point of `p(v)` from above: `p(v)` comes before its own response, before `q(v)`, before the
+//! *Some linearization has the canonical order.* A linearization can be given points in time,
+//! one inside each operation's interval and increasing along the order: `t(x)`, the latest
+//! invocation among `x` and the operations before it. An operation may move past others as
+//! long as it comes after every operation that responded before it was invoked, and before
+//! every operation invoked after it responded. In every linearization, `F(v)` bounds
+//! `t(p(v))` from above: `p(v)` comes before its own response, before `q(v)`, before the
 //! push of every unpopped value, and before `p(w)` whenever `q(v)` precedes `q(w)` (then `v` is
 //! ahead of `w`). Also, if `q(a)` precedes `q(b)`, `F(a) ≤ F(b)` and `q(a).invoke <
 //! q(b).invoke`, so `σ` puts `a` first. Take a linearization `L` whose queue order has the
 //! fewest inversions against `σ`, and suppose it is not `σ`: then some `a` comes right before
 //! `b` in `L`'s queue order while `σ` puts `b` first, so `F(b) ≤ F(a)` and `q(a)` does not
 //! precede `q(b)`. (Two unpopped values swap like case A's pushes; an unpopped value is never
-//! ahead of a popped one.) With `t(x)` the position of `x` in `L`:
+//! ahead of a popped one.) In `L`:
 //!
 //! * **A: `b` is pushed before `a` is popped.** Between `p(a)` and `p(b)` there are only pops
 //!   of values ahead of `a`, each invoked before `t(p(b)) ≤ F(b) ≤ F(a) ≤ p(a).response`, so
