@@ -24,6 +24,7 @@ mod ledger;
 mod lincheck;
 mod monitor;
 mod queue;
+mod queue_check;
 mod std_queue;
 mod windows;
 

@@ -4,15 +4,20 @@
 //! run loop drains what is left, so every window starts and ends with an empty queue. Checked
 //! per window: nothing lost (every pushed value comes out), nothing duplicated, FIFO per
 //! producer as each consumer sees it; with `--history`, the window's recorded history against a
-//! sequential FIFO queue; at the end, every value dropped exactly once.
+//! sequential FIFO queue, by the polynomial checker of `queue_check.rs` (every value is unique);
+//! at the end, every value dropped exactly once.
 
 use crate::harness::Report;
 use crate::ledger::{Ledger, Tracked};
+#[cfg(test)]
 use crate::lincheck::Spec;
-use crate::windows::{check_linearizable, thread_of, Target, Window, Worker};
+use crate::queue_check::{self, QueueEvent};
+use crate::windows::{thread_of, Target, Window, Worker};
 use concurrency::reclaim::Reclaimer;
 use concurrency::ConcurrentQueue;
-use std::collections::{HashMap, HashSet, VecDeque};
+#[cfg(test)]
+use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Operations per thread per window: small, so that histories check fast.
@@ -42,9 +47,12 @@ pub(crate) enum QueueOp {
     Pop,
 }
 
-/// The sequential (unbounded) FIFO queue.
+/// The sequential (unbounded) FIFO queue, for the general search in tests; the stress checks
+/// queue histories with `queue_check.rs`.
+#[cfg(test)]
 pub(crate) struct Fifo;
 
+#[cfg(test)]
 impl Spec for Fifo {
     type State = VecDeque<u64>;
     type Op = QueueOp;
@@ -131,9 +139,17 @@ impl<Q: StressQueue> Target for QueueTarget<Q> {
         window.traces.push(drained);
         window.history.append(&mut main.take_history());
         check_delivery(report, &window.traces);
-        if !window.history.is_empty() {
-            check_linearizable(report, &Fifo, VecDeque::new(), &window.history);
-        }
+        check_fifo(report, &window.history);
+    }
+}
+
+/// Checks `history`, which starts and ends with an empty queue, against a FIFO queue.
+pub(crate) fn check_fifo(report: &mut Report, history: &[QueueEvent]) {
+    match queue_check::check(history) {
+        Ok(_) => report.check(true, String::new),
+        Err(violation) => report.check(false, || {
+            format!("not linearizable: {}", violation.explain(history))
+        }),
     }
 }
 
@@ -167,5 +183,39 @@ pub(crate) fn check_delivery(report: &mut Report, traces: &[Trace]) {
                 trace.popped
             )
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lincheck::Event;
+
+    #[test]
+    fn a_fifo_violation_across_producers_is_reported_by_the_history_check_alone() {
+        // Producer 0's value went in first, producer 1's came out first.
+        let (first, second) = (1, 1 << 48 | 1);
+        let traces = [
+            Trace {
+                pushed: vec![first],
+                popped: vec![],
+            },
+            Trace {
+                pushed: vec![second],
+                popped: vec![second, first],
+            },
+        ];
+        let history = [
+            Event::at(0, QueueOp::Push(first), None, 0, 10),
+            Event::at(1, QueueOp::Push(second), None, 20, 30),
+            Event::at(1, QueueOp::Pop, Some(second), 40, 50),
+            Event::at(1, QueueOp::Pop, Some(first), 60, 70),
+        ];
+        let mut report = Report::new("queue");
+        check_delivery(&mut report, &traces);
+        assert_eq!(report.violations, Vec::<String>::new());
+        check_fifo(&mut report, &history);
+        assert_eq!(report.violations.len(), 1, "{report}");
+        assert!(report.violations[0].contains("FIFO order"), "{report}");
     }
 }
