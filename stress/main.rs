@@ -16,6 +16,7 @@
 
 mod atomic_int;
 mod atomic_ref;
+mod bounded_check;
 mod dict;
 mod executor;
 mod gather;

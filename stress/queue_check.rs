@@ -407,7 +407,7 @@ fn replay(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::harness::Rng;
     use crate::lincheck::{self, Spec};
@@ -610,11 +610,20 @@ mod tests {
     /// once it has taken effect.
     type InFlight = (QueueOp, u64, Option<Option<u64>>);
 
-    /// A random history of a sequential queue run by `threads` simulated threads: at each tick
-    /// one thread moves on by one phase (invoke, take effect, respond), so the history is
-    /// linearizable and operations overlap. Pushes take fresh values; `push_percent` of the
+    /// A random history of the sequential queue `spec` run by `threads` simulated threads: at
+    /// each tick one thread moves on by one phase (invoke, take effect, respond), so the history
+    /// is linearizable and operations overlap. Pushes take fresh values; `push_percent` of the
     /// operations are pushes.
-    fn simulate(rng: &mut Rng, threads: usize, ops: usize, push_percent: u64) -> Vec<QueueEvent> {
+    pub(crate) fn simulate<S>(
+        spec: &S,
+        rng: &mut Rng,
+        threads: usize,
+        ops: usize,
+        push_percent: u64,
+    ) -> Vec<QueueEvent>
+    where
+        S: Spec<State = VecDeque<u64>, Op = QueueOp, Ret = Option<u64>>,
+    {
         let mut queue = VecDeque::new();
         let mut running: Vec<Option<InFlight>> = vec![None; threads];
         let mut history = Vec::with_capacity(ops);
@@ -635,7 +644,7 @@ mod tests {
                 }
                 None => None,
                 Some((op, invoke, None)) => {
-                    let (after, ret) = Fifo.step(&queue, &op);
+                    let (after, ret) = spec.step(&queue, &op);
                     queue = after;
                     Some((op, invoke, Some(ret)))
                 }
@@ -650,7 +659,7 @@ mod tests {
 
     /// Changes one thing in `history` that may make it non-linearizable: a pop's result, or
     /// an event's interval.
-    fn mutate(rng: &mut Rng, history: &mut [QueueEvent]) {
+    pub(crate) fn mutate(rng: &mut Rng, history: &mut [QueueEvent]) {
         let i = (rng.next() % history.len() as u64) as usize;
         let event = &mut history[i];
         match rng.next() % 4 {
@@ -678,7 +687,7 @@ mod tests {
             let threads = 2 + round % 3;
             let ops = 2 + (rng.next() % 9) as usize;
             let push_percent = 30 + rng.next() % 40;
-            let mut history = simulate(&mut rng, threads, ops, push_percent);
+            let mut history = simulate(&Fifo, &mut rng, threads, ops, push_percent);
             let mutations = rng.next() % 3;
             for _ in 0..mutations {
                 mutate(&mut rng, &mut history);
@@ -715,7 +724,7 @@ mod tests {
     fn long_histories_of_many_threads_are_accepted_with_a_linearization() {
         let mut rng = Rng::new(64, 0);
         for threads in [4, 16, 32] {
-            let history = simulate(&mut rng, threads, 6000, 40);
+            let history = simulate(&Fifo, &mut rng, threads, 6000, 40);
             let order = check(&history).unwrap_or_else(|v| panic!("{}", v.explain(&history)));
             assert_linearization(&history, &order);
         }
@@ -726,7 +735,7 @@ mod tests {
         let mut rng = Rng::new(128, 0);
         let mut outcomes = [0; 2];
         for _ in 0..2000 {
-            let mut history = simulate(&mut rng, 3, 30, 45);
+            let mut history = simulate(&Fifo, &mut rng, 3, 30, 45);
             mutate(&mut rng, &mut history);
             outcomes[usize::from(agree(&history).is_ok())] += 1;
         }

@@ -25,10 +25,12 @@
 //! [`BoundedFifo`]: no push in it meets a full queue. That settles most windows at once. A
 //! refused put needs [`MAXSIZE`] values in the queue at some instant of its call, which
 //! depends on where the other calls take effect, not on the values alone; the bad-pattern
-//! argument does not cover that, so a window with a refused put (or whose FIFO linearization
-//! holds more than [`MAXSIZE`] values) still goes to the general search, which may give up on
-//! it undecided.
+//! argument does not cover that. `bounded_check.rs` places each refused put at a full point of
+//! the FIFO witness that its interval allows and replays the result; a window where that fails
+//! (or whose FIFO witness holds more than [`MAXSIZE`] values) goes to the general search, which
+//! may give up on it undecided.
 
+use crate::bounded_check::{longest, place_refusals};
 use crate::harness::Report;
 use crate::ledger::{Ledger, Tracked};
 use crate::lincheck::Spec;
@@ -197,10 +199,14 @@ impl<R: Reclaimer> Target for StdQueueTarget<R> {
     }
 }
 
-/// Checks a window's history: by `queue_check.rs` alone where that decides it, otherwise also
-/// by the general search against [`BoundedFifo`] (see the module doc).
+/// Checks a window's history: by `queue_check.rs` (with the refused puts placed by
+/// `bounded_check.rs`) where that decides it, otherwise also by the general search against
+/// [`BoundedFifo`] (see the module doc).
 fn check_history(report: &mut Report, history: &[QueueEvent]) {
-    let accepted: Vec<QueueEvent> = history.iter().filter(|e| !is_refused(e)).cloned().collect();
+    let accepted_at: Vec<usize> = (0..history.len())
+        .filter(|&i| !is_refused(&history[i]))
+        .collect();
+    let accepted: Vec<QueueEvent> = accepted_at.iter().map(|&i| history[i].clone()).collect();
     match queue_check::check(&accepted) {
         Err(violation) => report.check(false, || {
             format!(
@@ -208,7 +214,10 @@ fn check_history(report: &mut Report, history: &[QueueEvent]) {
                 violation.explain(&accepted)
             )
         }),
-        Ok(order) if accepted.len() == history.len() && longest(&accepted, &order) <= MAXSIZE => {
+        Ok(order)
+            if longest(&accepted, &order) <= MAXSIZE
+                && place_refusals(history, &accepted, &accepted_at, &order, MAXSIZE).is_some() =>
+        {
             report.check(true, String::new);
         }
         Ok(_) => {
@@ -221,21 +230,6 @@ fn check_history(report: &mut Report, history: &[QueueEvent]) {
 /// Whether `event` is a put that the full queue refused.
 fn is_refused(event: &QueueEvent) -> bool {
     matches!(event.op, QueueOp::Push(_)) && event.ret.is_some()
-}
-
-/// The most values the queue holds along `order`, a linearization of `history`.
-fn longest(history: &[QueueEvent], order: &[usize]) -> usize {
-    let mut held = 0usize;
-    let mut most = 0;
-    for &i in order {
-        match (&history[i].op, history[i].ret) {
-            (QueueOp::Push(_), _) => held += 1,
-            (QueueOp::Pop, Some(_)) => held -= 1,
-            (QueueOp::Pop, None) => {}
-        }
-        most = most.max(held);
-    }
-    most
 }
 
 #[cfg(test)]
