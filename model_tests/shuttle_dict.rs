@@ -133,3 +133,33 @@ fn growth_under_concurrency() {
         assert_eq!(d.iter().count(), 15);
     });
 }
+
+/// Zero-sized values: every boxed one has the same address, which the model reclaimer must not
+/// take for one value retired twice. Two threads replace and remove unit values of shared keys.
+#[test]
+fn zero_sized_values_are_replaced_and_removed() {
+    check("2 threads replace and remove () values", || {
+        let d = Arc::new(
+            ConcurrentDict::<u64, (), _, Quarantine>::with_scaling_and_hasher(
+                1,
+                BuildHasherDefault::<DefaultHasher>::default(),
+            ),
+        );
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let d = Arc::clone(&d);
+                thread::spawn(move || {
+                    for key in 0..2 {
+                        d.insert(key, ());
+                        d.insert(key, ());
+                        d.remove(&key);
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        assert_eq!(d.len(), 0);
+    });
+}
