@@ -9,13 +9,11 @@
 
 use crate::harness::Report;
 use crate::ledger::{Ledger, Tracked};
-#[cfg(test)]
 use crate::lincheck::Spec;
 use crate::queue_check::{self, QueueEvent};
 use crate::windows::{thread_of, Target, Window, Worker};
 use concurrency::reclaim::Reclaimer;
 use concurrency::ConcurrentQueue;
-#[cfg(test)]
 use std::collections::VecDeque;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -47,12 +45,10 @@ pub(crate) enum QueueOp {
     Pop,
 }
 
-/// The sequential (unbounded) FIFO queue, for the general search in tests; the stress checks
-/// queue histories with `queue_check.rs`.
-#[cfg(test)]
+/// The sequential (unbounded) FIFO queue: for the general search in tests and, through
+/// `BoundedFifo`, for the std queue's windows that `queue_check.rs` leaves to it.
 pub(crate) struct Fifo;
 
-#[cfg(test)]
 impl Spec for Fifo {
     type State = VecDeque<u64>;
     type Op = QueueOp;

@@ -34,7 +34,7 @@ use crate::bounded_check::{longest, place_refusals};
 use crate::harness::Report;
 use crate::ledger::{Ledger, Tracked};
 use crate::lincheck::Spec;
-use crate::queue::{check_delivery, QueueOp, Trace};
+use crate::queue::{check_delivery, Fifo, QueueOp, Trace};
 use crate::queue_check::{self, QueueEvent};
 use crate::windows::{check_linearizable, Target, Window, Worker};
 use concurrency::reclaim::Reclaimer;
@@ -72,16 +72,10 @@ impl Spec for BoundedFifo {
     }
 
     fn step(&self, state: &VecDeque<u64>, op: &QueueOp) -> (VecDeque<u64>, Option<u64>) {
-        let mut next = state.clone();
-        let ret = match *op {
-            QueueOp::Push(v) if state.len() == self.bound => Some(v),
-            QueueOp::Push(v) => {
-                next.push_back(v);
-                None
-            }
-            QueueOp::Pop => next.pop_front(),
-        };
-        (next, ret)
+        match *op {
+            QueueOp::Push(v) if state.len() == self.bound => (state.clone(), Some(v)),
+            _ => Fifo.step(state, op),
+        }
     }
 }
 

@@ -282,13 +282,7 @@ impl<T: Send + 'static, R: Reclaimer> ConcurrentQueue<T, R> {
     }
 
     fn pop_until(&self, deadline: Option<Instant>) -> Result<T, PopError> {
-        let attempt = || match self.try_pop() {
-            Err(PopError::Empty) => None,
-            done => Some(done),
-        };
-        self.poppers
-            .wait_until(deadline, attempt)
-            .unwrap_or(Err(PopError::Empty))
+        wait_for_item(&self.poppers, deadline, || self.try_pop())
     }
 
     /// Shuts the queue down: pushes fail from now on. Graceful (`immediate == false`): pops
@@ -384,6 +378,22 @@ impl<T: Send + 'static, R: Reclaimer> ConcurrentQueue<T, R> {
             Raw::Locked(q) => q.try_pop(),
         }
     }
+}
+
+/// Retries `try_pop` until it finds an item or a shutdown, sleeping on `events` while it finds
+/// the queue empty; `Empty` once `deadline` (if any) passed.
+fn wait_for_item<T>(
+    events: &EventCount,
+    deadline: Option<Instant>,
+    mut try_pop: impl FnMut() -> Result<T, PopError>,
+) -> Result<T, PopError> {
+    let attempt = || match try_pop() {
+        Err(PopError::Empty) => None,
+        done => Some(done),
+    };
+    events
+        .wait_until(deadline, attempt)
+        .unwrap_or(Err(PopError::Empty))
 }
 
 impl<T: Send + 'static, R: Reclaimer> fmt::Debug for ConcurrentQueue<T, R> {

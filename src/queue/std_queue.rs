@@ -55,7 +55,7 @@ mod linked;
 
 use self::linked::{Linked, Reservation};
 use super::ring::{Refused, Ring};
-use super::{GetError, PopError, Popped, PutError, TaskDoneError};
+use super::{wait_for_item, GetError, PopError, Popped, PutError, TaskDoneError};
 use crate::event_count::EventCount;
 use crate::reclaim::{DefaultReclaimer, Reclaimer};
 use crate::sync::{AtomicBool, AtomicUsize, CachePadded, Ordering};
@@ -318,14 +318,7 @@ impl<T: Send + 'static, R: Reclaimer> StdConcurrentQueue<T, R> {
     #[cold]
     #[inline(never)]
     fn wait_for_value(&self, deadline: Option<Instant>) -> Result<T, GetError> {
-        let attempt = || match self.try_get() {
-            Err(PopError::Empty) => None,
-            done => Some(done),
-        };
-        self.getters
-            .wait_until(deadline, attempt)
-            .unwrap_or(Err(PopError::Empty))
-            .map_err(GetError::from)
+        wait_for_item(&self.getters, deadline, || self.try_get()).map_err(GetError::from)
     }
 
     /// Gets the oldest value if there is one, and wakes a putter.
