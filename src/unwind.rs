@@ -20,7 +20,19 @@ pub(crate) fn drop_deferred(destroy: impl FnOnce()) {
         destroy();
     } else {
         // AssertUnwindSafe: after a panic nothing of what `destroy` touched is used again.
-        drop(catch_unwind(AssertUnwindSafe(destroy)));
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(destroy)) {
+            drop_payload(payload);
+        }
+    }
+}
+
+/// Drops a caught panic's payload, whose own `Drop` may panic too: that second panic stops
+/// here, and its payload is leaked rather than dropped, so that a payload whose every drop
+/// panics cannot keep this going.
+pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
+    // AssertUnwindSafe: the payload is gone either way.
+    if let Err(nested) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(nested);
     }
 }
 
@@ -36,7 +48,10 @@ impl Teardown {
     pub(crate) fn run(&mut self, destroy: impl FnOnce()) {
         // AssertUnwindSafe: the element is gone either way, and the structure is being freed.
         if let Err(panic) = catch_unwind(AssertUnwindSafe(destroy)) {
-            self.first_panic.get_or_insert(panic);
+            match self.first_panic {
+                None => self.first_panic = Some(panic),
+                Some(_) => drop_payload(panic),
+            }
         }
     }
 
@@ -45,5 +60,29 @@ impl Teardown {
         if let Some(panic) = self.first_panic {
             resume_unwind(panic);
         }
+    }
+}
+
+#[cfg(all(test, not(any(loom, shuttle))))]
+mod tests {
+    use super::*;
+
+    /// A panic payload whose own `Drop` panics.
+    struct PanicsWhenDropped;
+
+    impl Drop for PanicsWhenDropped {
+        fn drop(&mut self) {
+            panic!("the payload's drop panicked");
+        }
+    }
+
+    #[test]
+    fn a_payload_whose_drop_panics_stops_here() {
+        drop_deferred(|| std::panic::panic_any(PanicsWhenDropped));
+        let mut teardown = Teardown::default();
+        teardown.run(|| panic!("first"));
+        teardown.run(|| std::panic::panic_any(PanicsWhenDropped));
+        let first = catch_unwind(AssertUnwindSafe(|| teardown.finish())).unwrap_err();
+        assert_eq!(first.downcast_ref::<&str>(), Some(&"first"));
     }
 }

@@ -190,6 +190,53 @@ fn a_panicking_task_fails_only_its_own_future() {
     assert_eq!(pool.submit(|| 6u32).unwrap().result(LONG).unwrap(), 6);
 }
 
+/// A panic payload whose own `Drop` panics.
+struct PanicsWhenDropped;
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("the panic payload's drop panicked");
+    }
+}
+
+/// A task, a done-callback and an initializer that panic with a payload whose drop panics too:
+/// the task's future fails (it stayed RUNNING before, the second panic escaping the worker's
+/// catch), the next callback still runs, and the initializer's failure still breaks the pool.
+#[test]
+fn a_panic_payload_whose_drop_panics_is_contained() {
+    let pool = pool(1);
+    let bad = pool
+        .submit(|| -> u32 { std::panic::panic_any(PanicsWhenDropped) })
+        .unwrap();
+    match bad.result(LONG) {
+        Err(FutureError::Failed(e)) => assert!(e.to_string().contains("non-string"), "{e}"),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(pool.submit(|| 6u32).unwrap().result(LONG).unwrap(), 6);
+
+    let f = Future::<u32>::new();
+    let ran = Arc::new(AtomicUsize::new(0));
+    f.add_done_callback(|_| std::panic::panic_any(PanicsWhenDropped));
+    let counter = Arc::clone(&ran);
+    f.add_done_callback(move |_| {
+        counter.fetch_add(1, SeqCst);
+    });
+    f.set_result(1).unwrap();
+    assert_eq!(ran.load(SeqCst), 1);
+
+    let broken = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .initializer(|| -> Result<(), String> { std::panic::panic_any(PanicsWhenDropped) })
+        .build()
+        .unwrap();
+    if let Ok(f) = broken.submit(|| 0) {
+        assert!(matches!(
+            f.result(LONG),
+            Err(FutureError::BrokenExecutor(_))
+        ));
+    }
+}
+
 #[test]
 fn map_yields_in_input_order_past_failures() {
     let pool = pool(4);

@@ -50,7 +50,7 @@ impl TaskError {
     /// assert_eq!(TaskError::from_panic(payload).to_string(), "the task panicked: boom");
     /// ```
     pub fn from_panic(payload: Box<dyn Any + Send>) -> Self {
-        Self::new(Panicked(panic_message(payload.as_ref())))
+        Self::new(Panicked(take_panic_message(payload)))
     }
 
     /// The wrapped error.
@@ -59,8 +59,16 @@ impl TaskError {
     }
 }
 
+/// The message of a panic payload, which is then dropped — also when its own `Drop` panics
+/// (see [`drop_payload`](crate::unwind::drop_payload)).
+pub(super) fn take_panic_message(payload: Box<dyn Any + Send>) -> String {
+    let message = panic_message(payload.as_ref());
+    crate::unwind::drop_payload(payload);
+    message
+}
+
 /// The message of a panic payload: its `&str` or `String`, or a placeholder.
-pub(super) fn panic_message(payload: &(dyn Any + Send)) -> String {
+fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(message) = payload.downcast_ref::<&str>() {
         (*message).to_owned()
     } else if let Some(message) = payload.downcast_ref::<String>() {

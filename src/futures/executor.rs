@@ -18,7 +18,7 @@
 //!
 //! [`FutureError::BrokenExecutor`]: super::FutureError::BrokenExecutor
 
-use super::error::{panic_message, BuildError, SubmitError};
+use super::error::{take_panic_message, BuildError, SubmitError};
 use super::future::{deadline, Future};
 use super::{worker, FutureError};
 use crate::queue::{ConcurrentQueue, QueueMode};
@@ -142,7 +142,7 @@ impl Pool {
             let failure = match catch_unwind(AssertUnwindSafe(initializer)) {
                 Ok(Ok(())) => None,
                 Ok(Err(error)) => Some(error.to_string()),
-                Err(payload) => Some(format!("it panicked: {}", panic_message(payload.as_ref()))),
+                Err(payload) => Some(format!("it panicked: {}", take_panic_message(payload))),
             };
             if let Some(failure) = failure {
                 pool.break_down(format!(

@@ -33,7 +33,7 @@
 //! * The transitions into COMPLETING, RUNNING and CANCELLED elect a thread and publish nothing,
 //!   so they are `Relaxed`; what callbacks and waiters need comes through the watcher lock.
 
-use super::error::{panic_message, FutureError, InvalidStateError, TaskError};
+use super::error::{take_panic_message, FutureError, InvalidStateError, TaskError};
 use super::waiter::Waiter;
 use super::worker;
 use crate::sync::{Arc, AtomicU8, Mutex, MutexGuard, Ordering, UnsafeCell};
@@ -299,7 +299,7 @@ impl<T> Future<T> {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| callback(self))) {
             eprintln!(
                 "concurrency: a done-callback of {self:?} panicked: {}",
-                panic_message(payload.as_ref())
+                take_panic_message(payload)
             );
         }
     }

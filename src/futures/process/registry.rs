@@ -2,7 +2,7 @@
 
 use super::wire::{self, Bytes, Failure, Outcome, Reply, Request};
 use super::WORKER_ARG;
-use crate::futures::error::panic_message;
+use crate::futures::error::take_panic_message;
 use crate::sync::{AtomicBool, Ordering};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -114,7 +114,7 @@ impl Registry {
         let handler: Handler = Box::new(move |bytes| {
             let args: A = wire::decode(bytes).map_err(|e| Failure::BadArguments(e.to_string()))?;
             let value = catch_unwind(AssertUnwindSafe(|| (task.run)(args)))
-                .map_err(|payload| Failure::Panicked(panic_message(&*payload)))?;
+                .map_err(|payload| Failure::Panicked(take_panic_message(payload)))?;
             wire::encode(&value)
                 .map(Bytes)
                 .map_err(|e| Failure::BadResult(e.to_string()))
