@@ -237,6 +237,31 @@ fn a_panic_payload_whose_drop_panics_is_contained() {
     }
 }
 
+/// Two workers whose tasks both shut their own pool down and wait: each waits for the other
+/// workers except those waiting in `shutdown` too, so both return (they waited for each other
+/// forever before), and so does the main thread's `shutdown`.
+#[test]
+fn workers_that_shut_their_own_pool_down_and_wait_do_not_wait_for_each_other() {
+    let pool = Arc::new(pool(2));
+    let both = Arc::new(Barrier::new(2));
+    let fs: Vec<_> = (0..2)
+        .map(|i| {
+            let (own, both) = (Arc::clone(&pool), Arc::clone(&both));
+            pool.submit(move || {
+                both.wait();
+                own.shutdown(true, false);
+                i
+            })
+            .unwrap()
+        })
+        .collect();
+    for (i, f) in fs.iter().enumerate() {
+        assert_eq!(f.result(LONG).ok(), Some(i), "worker {i} is still waiting");
+    }
+    pool.shutdown(true, false);
+    assert_eq!(pool.submit(|| 0).unwrap_err(), SubmitError::Shutdown);
+}
+
 #[test]
 fn map_yields_in_input_order_past_failures() {
     let pool = pool(4);

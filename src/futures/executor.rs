@@ -73,6 +73,9 @@ struct Gate {
     started: usize,
     /// Workers that have not exited yet.
     alive: usize,
+    /// Workers waiting in `shutdown(wait = true)` on their own pool: the others do not wait
+    /// for them.
+    shutting_down: usize,
     /// The workers' threads, joined by a waiting shutdown so that none is still tearing down
     /// when it returns.
     threads: Vec<thread::JoinHandle<()>>,
@@ -367,8 +370,11 @@ impl ThreadPoolExecutor {
     }
 
     /// Stops accepting tasks. With `cancel_futures`, cancels the tasks that have not started;
-    /// the others still run. With `wait`, returns once every worker has finished and exited
-    /// (a worker that calls it does not wait for itself). Calling it again is harmless.
+    /// the others still run. With `wait`, returns once every worker has finished and exited.
+    /// A worker of this pool that calls it waits for the other workers only, and not for
+    /// those that are waiting in `shutdown` themselves (two such workers would otherwise wait
+    /// for each other forever); it returns to its task, and its thread exits after it.
+    /// Calling it again is harmless.
     ///
     /// ```
     /// use concurrency::futures::{SubmitError, ThreadPoolExecutor};
@@ -388,9 +394,14 @@ impl ThreadPoolExecutor {
         }
         self.pool.jobs.shutdown(false);
         if wait {
-            let me = usize::from(worker::serves(pool_id(&self.pool)));
+            let worker = worker::serves(pool_id(&self.pool));
             let mut gate = self.pool.gate();
-            while gate.alive > me {
+            if worker {
+                gate.shutting_down += 1;
+                // The other waiting workers now wait for one worker fewer.
+                self.pool.exited.notify_all();
+            }
+            while gate.alive > if worker { gate.shutting_down } else { 0 } {
                 gate = self
                     .pool
                     .exited
@@ -399,10 +410,11 @@ impl ThreadPoolExecutor {
             }
             // A worker shutting its own pool down cannot join itself: the threads stay
             // detached then, and have all but exited.
-            let threads = if me == 0 {
-                std::mem::take(&mut gate.threads)
-            } else {
+            let threads = if worker {
+                gate.shutting_down -= 1;
                 Vec::new()
+            } else {
+                std::mem::take(&mut gate.threads)
             };
             drop(gate);
             for finished in threads {
