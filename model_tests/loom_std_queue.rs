@@ -20,8 +20,8 @@ fn ring(capacity: usize) -> Arc<StdConcurrentQueue<u32>> {
     Arc::new(StdConcurrentQueue::new(capacity))
 }
 
-/// Two putters (one of them the model's main thread, so that loom's first schedule writes
-/// before the getters read and it explores both orders) and two getters, all non-blocking, on
+/// Two putters (one of them the model's main thread: see `publication_of_a_ring_value`) and
+/// two getters, all non-blocking, on
 /// a ring of `capacity` whose positions start at `offset` (values put and got before the
 /// model, so that it can wrap). Checks
 /// that no value is lost or duplicated, and that the bound holds: a put beyond the capacity
@@ -82,9 +82,10 @@ fn capacity_two_two_putters_two_getters_across_the_wrap() {
     );
 }
 
-/// A putter publishes a value the getter takes: the getter must see what was written (the
-/// main thread puts: loom explores a read before a write only after a schedule that wrote
-/// first). Under
+/// A putter publishes a value the getter takes: the getter must see what was written. The
+/// main thread puts: with the putter spawned instead, this model ran once and missed its
+/// mutant (a thread that opens with an atomic load, as a push does, is what loom 0.7.2 can
+/// skip: tokio-rs/loom#392). Under
 /// `--cfg concurrency_mutant="stamp_without_release"` the push's stamp loses its Release and
 /// loom must report the getter's unsynchronized read of the value.
 #[test]
