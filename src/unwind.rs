@@ -26,14 +26,23 @@ pub(crate) fn drop_deferred(destroy: impl FnOnce()) {
     }
 }
 
-/// Drops a caught panic's payload, whose own `Drop` may panic too: that second panic stops
-/// here, and its payload is leaked rather than dropped, so that a payload whose every drop
-/// panics cannot keep this going.
+/// How many payloads in a row [`drop_payload`] drops, each the panic of the one before's drop,
+/// before it leaks the next instead.
+const NESTED_PANICS: usize = 8;
+
+/// Drops a caught panic's payload, whose own `Drop` may panic too: that panic stops here and
+/// its payload is dropped the same way, up to [`NESTED_PANICS`] deep; a payload whose every
+/// drop panics is leaked after that, so that it cannot keep this going.
 pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
-    // AssertUnwindSafe: the payload is gone either way.
-    if let Err(nested) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-        std::mem::forget(nested);
+    let mut payload = payload;
+    for _ in 0..NESTED_PANICS {
+        // AssertUnwindSafe: the payload is gone either way.
+        match catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            Ok(()) => return,
+            Err(nested) => payload = nested,
+        }
     }
+    std::mem::forget(payload);
 }
 
 /// Drops a structure's elements one by one, each even if an earlier one panicked; the first

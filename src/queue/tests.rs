@@ -56,6 +56,7 @@ on_every_variant!(
     pushes_racing_an_immediate_shutdown_lose_nothing,
     remaining_values_are_dropped_with_the_queue,
     a_panicking_destructor_does_not_stop_the_teardown,
+    garbage_a_thread_retired_is_freed_after_the_queue_is_gone,
 );
 
 fn scaled(n: usize) -> usize {
@@ -352,4 +353,36 @@ mod properties {
             matches_vecdeque(QueueMode::Locked, &ops)?;
         }
     }
+}
+
+/// A thread retires what it popped through (segments, nodes) into its own garbage, the queue
+/// is dropped on another thread while that garbage is still pending, and the thread exits only
+/// then, handing its garbage on: under the global epoch collector (ordinary builds, and Miri
+/// with `--cfg concurrency_global_epoch`) the frees run after the queue is gone.
+fn garbage_a_thread_retired_is_freed_after_the_queue_is_gone<R: Reclaimer>(
+    q: ConcurrentQueue<Tracked, R>,
+) {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let values = if cfg!(miri) { 13 } else { 200 };
+    let q = Arc::new(q);
+    let (pushed, wait_for_push) = std::sync::mpsc::channel();
+    let (gone, wait_for_drop) = std::sync::mpsc::channel::<()>();
+    let worker = {
+        let (q, drops) = (Arc::clone(&q), Arc::clone(&drops));
+        thread::spawn(move || {
+            for i in 0..values {
+                q.push(Tracked::new(i, &drops)).unwrap();
+                assert_eq!(q.try_pop().unwrap().verify(), i);
+            }
+            q.push(Tracked::new(values, &drops)).unwrap();
+            drop(q);
+            pushed.send(()).unwrap();
+            wait_for_drop.recv().unwrap();
+        })
+    };
+    wait_for_push.recv().unwrap();
+    drop(q);
+    gone.send(()).unwrap();
+    worker.join().unwrap();
+    assert_drops_settle(&drops, values as usize + 1);
 }

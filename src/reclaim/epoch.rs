@@ -8,16 +8,19 @@
 //! a thread-local access and one fence. Under loom and Miri every domain has a private
 //! [`Collector`](crossbeam_epoch::Collector) instead, so that a model or test tears down
 //! completely: dropping the domain runs everything it retired, and leak checks mean something.
+//! `--cfg concurrency_global_epoch` keeps the global collector under Miri, so that one Miri job
+//! runs the production path: frees after the structure is gone, on other threads, at thread
+//! exit.
 
 use super::{check_slot, sealed, Dispose, Guard, Reclaimer};
 use crate::sync::{AtomicPtr, Ordering};
-#[cfg(any(loom, miri))]
+#[cfg(any(loom, all(miri, not(concurrency_global_epoch))))]
 use crossbeam_epoch::Collector;
 
 /// Epoch-based reclamation: see the [module documentation](super).
 #[derive(Debug, Default)]
 pub struct Epoch {
-    #[cfg(any(loom, miri))]
+    #[cfg(any(loom, all(miri, not(concurrency_global_epoch))))]
     collector: Collector,
 }
 
@@ -36,9 +39,9 @@ impl Reclaimer for Epoch {
 
     #[inline]
     fn guard(&self) -> EpochGuard {
-        #[cfg(any(loom, miri))]
+        #[cfg(any(loom, all(miri, not(concurrency_global_epoch))))]
         let pin = self.collector.register().pin();
-        #[cfg(not(any(loom, miri)))]
+        #[cfg(not(any(loom, all(miri, not(concurrency_global_epoch)))))]
         let pin = crossbeam_epoch::pin();
         EpochGuard { pin }
     }
@@ -78,7 +81,7 @@ impl Guard for EpochGuard {
         unsafe { self.pin.defer_unchecked(move || D::dispose(ptr)) }
         // Under the checkers, hand the garbage to the collector at once, so that epoch advances
         // and frees happen inside the model rather than at teardown.
-        #[cfg(any(loom, miri))]
+        #[cfg(any(loom, all(miri, not(concurrency_global_epoch))))]
         self.pin.flush();
     }
 }
