@@ -125,6 +125,15 @@ mod std_cell {
     }
 }
 
+/// A place in the middle of an operation where a unit test can suspend the calling thread
+/// (`test_support::Stall`), to check that every other operation still completes: the
+/// lock-freedom claims, tested. Compiles to nothing outside unit tests.
+#[inline(always)]
+pub(crate) fn stall_point(_point: &'static str) {
+    #[cfg(all(test, not(any(loom, shuttle))))]
+    crate::test_support::stall_here(_point);
+}
+
 /// The next number of a process-wide sequence, for naming things (executor threads): not a
 /// synchronization primitive, so not modelled by loom or shuttle.
 pub(crate) fn next_serial() -> usize {

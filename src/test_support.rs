@@ -89,3 +89,87 @@ impl Drop for Bomb {
         assert!(!self.armed, "an armed value's destructor panicked");
     }
 }
+
+/// Suspends one thread at a [`stall_point`](crate::sync::stall_point) until the test releases
+/// it: a thread preempted mid-operation, for as long as the test likes.
+pub(crate) struct Stall(Arc<StallState>);
+
+struct StallState {
+    point: &'static str,
+    reached: std::sync::atomic::AtomicBool,
+    released: std::sync::atomic::AtomicBool,
+}
+
+std::thread_local! {
+    static ARMED: std::cell::RefCell<Option<Arc<StallState>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// How long a test waits for a stalled thread to arrive, or for the others to complete.
+pub(crate) const STALL_LIMIT: Duration = Duration::from_secs(30);
+
+impl Stall {
+    pub(crate) fn new(point: &'static str) -> Self {
+        Self(Arc::new(StallState {
+            point,
+            reached: std::sync::atomic::AtomicBool::new(false),
+            released: std::sync::atomic::AtomicBool::new(false),
+        }))
+    }
+
+    /// Arms the calling thread: the next time it passes the point, it stops there until
+    /// [`release`](Self::release).
+    pub(crate) fn arm(&self) {
+        ARMED.with(|armed| *armed.borrow_mut() = Some(Arc::clone(&self.0)));
+    }
+
+    /// Waits until the armed thread stopped at the point.
+    pub(crate) fn wait_reached(&self) {
+        let deadline = Instant::now() + STALL_LIMIT;
+        // SeqCst: a test handshake.
+        while !self.0.reached.load(std::sync::atomic::Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "{} never reached", self.0.point);
+            std::thread::yield_now();
+        }
+    }
+
+    /// Lets the stalled thread go on.
+    pub(crate) fn release(&self) {
+        // SeqCst: a test handshake.
+        self.0
+            .released
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Stops here if this thread was armed for `point` (see [`Stall`]); once.
+pub(crate) fn stall_here(point: &'static str) {
+    let Some(stall) = ARMED.with(|armed| {
+        let mut armed = armed.borrow_mut();
+        armed.take_if(|stall| stall.point == point)
+    }) else {
+        return;
+    };
+    // SeqCst: a test handshake.
+    stall
+        .reached
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    // SeqCst: as above.
+    while !stall.released.load(std::sync::atomic::Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Runs `work` on its own thread and panics unless it completes within [`STALL_LIMIT`]: what
+/// the other threads must do while one is stalled.
+pub(crate) fn completes_while_stalled(what: &str, work: impl FnOnce() + Send + 'static) {
+    let (done, finished) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        work();
+        let _ = done.send(());
+    });
+    assert!(
+        finished.recv_timeout(STALL_LIMIT).is_ok(),
+        "{what} did not complete while another thread was stalled: not lock-free"
+    );
+    worker.join().unwrap();
+}

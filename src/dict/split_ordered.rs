@@ -24,7 +24,10 @@
 //!    retires it.
 //!
 //! # Progress
-//! Lock-free: every retry follows another thread's successful CAS.
+//! Lock-free: every retry follows another thread's successful CAS. Every traversal,
+//! iteration included, unlinks a marked node it meets rather than waiting for its remover,
+//! which may be stalled between its mark and its unlink (an iteration that restarted there
+//! instead met the node forever: `a_remove_stalled_between_mark_and_unlink_blocks_nobody`).
 //!
 //! # Reclamation
 //! Through `R`. Traversals use the hazard-pointer discipline with three slots: the previous
@@ -44,7 +47,7 @@ use super::counter::StripedCounter;
 use super::directory::{Directory, MAX_BUCKETS};
 use super::node::{free_slot, is_marked, tombstone, unmarked, Node, Slot};
 use crate::reclaim::{DropBox, Guard, Reclaimer};
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
 use crate::unwind::Teardown;
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
@@ -192,6 +195,31 @@ where
         guard.protect_from(CUR, cur, prev_next).ok()
     }
 
+    /// Unlinks the marked `cur` (protected, found at `prev_next`, its `next` marked
+    /// `marked_next`) and retires it: the node after it, or `None` if `prev_next` moved on
+    /// meanwhile — another thread changed the list, and the traversal must start over.
+    fn unlink(
+        guard: &mut R::Guard<'_>,
+        prev_next: &AtomicPtr<Node<K, V>>,
+        cur: *mut Node<K, V>,
+        marked_next: *mut Node<K, V>,
+    ) -> Option<*mut Node<K, V>> {
+        let next = unmarked(marked_next);
+        // Release: see "Memory orderings". Failure Relaxed: start over.
+        prev_next
+            .compare_exchange(
+                cur,
+                next,
+                Ordering::Release, // pairs with the Acquire loads of `next`
+                Ordering::Relaxed, // a failure restarts from a protected load
+            )
+            .ok()?;
+        // SAFETY: this thread's CAS unlinked the marked `cur` (invariant 3); it came from
+        // `Box::into_raw`; its value is the tombstone.
+        unsafe { guard.retire::<Node<K, V>, DropBox>(cur) };
+        Some(next)
+    }
+
     /// Searches from the dummy `start` for `so_key` (and, for entries, `key`), unlinking and
     /// retiring deleted nodes on the way.
     fn find<Q>(
@@ -229,22 +257,12 @@ where
                 // Acquire: as above.
                 let next = node.next.load(Ordering::Acquire);
                 if is_marked(next) {
-                    let next = unmarked(next);
-                    // Release: see "Memory orderings". Failure Relaxed: start over.
-                    match prev_next.compare_exchange(
-                        cur,
-                        next,
-                        Ordering::Release, // pairs with the Acquire loads of `next`
-                        Ordering::Relaxed, // a failure restarts from a protected load
-                    ) {
-                        Ok(_) => {
-                            // SAFETY: this thread's CAS unlinked the marked `cur` (invariant 3);
-                            // it came from `Box::into_raw`; its value is the tombstone.
-                            unsafe { guard.retire::<Node<K, V>, DropBox>(cur) };
-                            cur = next;
+                    match Self::unlink(guard, prev_next, cur, next) {
+                        Some(after) => {
+                            cur = after;
                             continue;
                         }
-                        Err(_) => continue 'restart,
+                        None => continue 'restart,
                     }
                 }
                 if node.so_key > so_key {
@@ -435,6 +453,7 @@ where
                 continue;
             }
             entry.mark();
+            crate::sync::stall_point("dict::remove::marked");
             self.count.add(-1);
             let value = self.retire_value(guard, old);
             // Unlink it (find unlinks marked nodes on its way).
@@ -549,7 +568,22 @@ where
                 // Acquire: as above.
                 let next = node.next.load(Ordering::Acquire);
                 if is_marked(next) {
-                    continue 'restart;
+                    // A removal whose thread may be stalled between its mark and its unlink:
+                    // unlink the node for it, or this traversal would meet it forever. The
+                    // mutant `iterate_restarting_at_marks` restarts instead, for the
+                    // stall-aware test to catch the livelock.
+                    if cfg!(concurrency_mutant = "iterate_restarting_at_marks") {
+                        continue 'restart;
+                    }
+                    // SAFETY: `prev` is protected, or a dummy.
+                    let prev_next = &unsafe { &*prev }.next;
+                    match Self::unlink(guard, prev_next, cur, next) {
+                        Some(after) => {
+                            cur = after;
+                            continue;
+                        }
+                        None => continue 'restart,
+                    }
                 }
                 if let Some(key) = &node.key {
                     if resume_at.is_none_or(|at| node.so_key >= at) {

@@ -1,7 +1,7 @@
 use super::*;
 use crate::reclaim::{Epoch, HazardPointers};
 use crate::sync::{Arc, AtomicUsize, Ordering::SeqCst};
-use crate::test_support::{assert_drops_settle, Bomb, Tracked};
+use crate::test_support::{assert_drops_settle, completes_while_stalled, Bomb, Stall, Tracked};
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -32,6 +32,19 @@ on_every_reclaimer!(
     panicking_user_code_leaves_the_map_consistent,
     panicking_value_destructors_leak_nothing,
 );
+
+/// The stall-aware progress check of iteration, on both reclaimers. Under
+/// `--cfg concurrency_mutant="iterate_restarting_at_marks"` iteration restarts at a marked node
+/// instead of unlinking it, and must be caught livelocking.
+#[test]
+#[cfg_attr(
+    concurrency_mutant = "iterate_restarting_at_marks",
+    should_panic(expected = "not lock-free")
+)]
+fn a_remove_stalled_between_mark_and_unlink_blocks_nobody() {
+    remove_stalled_between_mark_and_unlink::<Epoch>();
+    remove_stalled_between_mark_and_unlink::<HazardPointers>();
+}
 
 fn dict<K, V, R>() -> ConcurrentDict<K, V, RandomState, R>
 where
@@ -429,4 +442,43 @@ mod properties {
             prop_assert_eq!(d.as_dict(), model);
         }
     }
+}
+
+/// A remove stalled after it marked its node and before it unlinked it (a preempted thread):
+/// every other operation — inserts and removes around the node, lookups, iteration, which all
+/// meet the marked node — completes; once released the remove finishes.
+fn remove_stalled_between_mark_and_unlink<R: Reclaimer>() {
+    let d = Arc::new(dict::<u64, u64, R>());
+    let keys = if cfg!(miri) { 8 } else { 200 };
+    for key in 0..keys {
+        d.insert(key, key);
+    }
+    let stall = Arc::new(Stall::new("dict::remove::marked"));
+    let remover = {
+        let (d, stall) = (Arc::clone(&d), Arc::clone(&stall));
+        thread::spawn(move || {
+            stall.arm();
+            d.remove(&(keys / 2))
+        })
+    };
+    stall.wait_reached();
+    let others = Arc::clone(&d);
+    completes_while_stalled("dict operations around a marked node", move || {
+        // Iteration first, before any lookup unlinks the marked node on its way.
+        assert_eq!(others.iter().count() as u64, keys - 1);
+        for key in 0..keys {
+            if key != keys / 2 {
+                assert_eq!(others.get(&key), Some(key));
+                others.insert(key, key + 1);
+            }
+        }
+        assert_eq!(others.get(&(keys / 2)), None);
+        assert_eq!(others.iter().count() as u64, keys - 1);
+        for key in (0..keys).step_by(2).filter(|&key| key != keys / 2) {
+            assert_eq!(others.remove(&key), Some(key + 1));
+        }
+    });
+    stall.release();
+    assert_eq!(remover.join().unwrap(), Some(keys / 2));
+    assert_eq!(d.len() as u64, keys / 2 - u64::from(keys / 2 % 2 == 1));
 }

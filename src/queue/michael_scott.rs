@@ -113,6 +113,7 @@ impl<T: Send + 'static, R: Reclaimer> MsQueue<T, R> {
                 // LINK: see its doc; Relaxed failure restarts from a protected load.
                 .compare_exchange(ptr::null_mut(), node, LINK, Ordering::Relaxed);
             if linked.is_ok() {
+                crate::sync::stall_point("michael_scott::push::linked");
                 // Release: as for helping above. Failure Relaxed: a helper swung it already.
                 let _ = self
                     .tail

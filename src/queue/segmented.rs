@@ -225,6 +225,7 @@ impl<T: Send + 'static, R: Reclaimer> SegQueue<T, R> {
                 }
                 continue;
             };
+            crate::sync::stall_point("segmented::push::ticketed");
             // SAFETY: the ticket makes this thread the cell's only producer (invariant 1), and
             // no consumer reads the value before it is FULL (invariant 2).
             cell.value.with_mut(|slot| unsafe { (*slot).write(value) });

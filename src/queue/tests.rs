@@ -1,7 +1,7 @@
 use super::*;
 use crate::reclaim::HazardPointers;
 use crate::sync::{Arc, AtomicUsize};
-use crate::test_support::{assert_drops_settle, Bomb, Tracked};
+use crate::test_support::{assert_drops_settle, completes_while_stalled, Bomb, Stall, Tracked};
 use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::thread;
@@ -385,4 +385,65 @@ fn garbage_a_thread_retired_is_freed_after_the_queue_is_gone<R: Reclaimer>(
     gone.send(()).unwrap();
     worker.join().unwrap();
     assert_drops_settle(&drops, values as usize + 1);
+}
+
+/// A push stalled in the middle of its operation (a preempted thread) at `point`: every other
+/// push and pop completes meanwhile, and once released the stalled push lands, exactly once.
+fn a_stalled_push_blocks_nobody<R: Reclaimer>(q: ConcurrentQueue<u64, R>, point: &'static str) {
+    const STALLED: u64 = u64::MAX;
+    let q = Arc::new(q);
+    let stall = Arc::new(Stall::new(point));
+    let pusher = {
+        let (q, stall) = (Arc::clone(&q), Arc::clone(&stall));
+        thread::spawn(move || {
+            stall.arm();
+            q.push(STALLED).unwrap();
+        })
+    };
+    stall.wait_reached();
+    let values = scaled(1_000) as u64;
+    let others = Arc::clone(&q);
+    let (seen, saw) = std::sync::mpsc::channel();
+    completes_while_stalled("pushes and pops", move || {
+        for v in 0..values {
+            others.push(v).unwrap();
+        }
+        let mut next = 0;
+        while next < values {
+            match others.try_pop() {
+                Ok(STALLED) => seen.send(()).unwrap(),
+                Ok(v) => {
+                    assert_eq!(v, next, "FIFO");
+                    next += 1;
+                }
+                Err(PopError::Empty) => panic!("a pushed value is missing"),
+                Err(PopError::ShutDown) => unreachable!("never shut down"),
+            }
+        }
+    });
+    stall.release();
+    pusher.join().unwrap();
+    let late = q.take_remaining();
+    assert_eq!(saw.try_iter().count() + late.len(), 1, "{late:?}");
+    assert!(late.iter().all(|&v| v == STALLED));
+}
+
+#[test]
+fn a_push_stalled_after_its_ticket_blocks_nobody() {
+    const POINT: &str = "segmented::push::ticketed";
+    a_stalled_push_blocks_nobody(ConcurrentQueue::<_>::with_mode(QueueMode::Segmented), POINT);
+    a_stalled_push_blocks_nobody(
+        ConcurrentQueue::<_, HazardPointers>::with_mode_and_reclaimer(QueueMode::Segmented),
+        POINT,
+    );
+}
+
+#[test]
+fn a_push_stalled_after_its_link_blocks_nobody() {
+    const POINT: &str = "michael_scott::push::linked";
+    a_stalled_push_blocks_nobody(ConcurrentQueue::<_>::with_mode(QueueMode::LockFree), POINT);
+    a_stalled_push_blocks_nobody(
+        ConcurrentQueue::<_, HazardPointers>::with_mode_and_reclaimer(QueueMode::LockFree),
+        POINT,
+    );
 }
