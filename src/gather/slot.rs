@@ -1,7 +1,7 @@
 //! One key's slot and a leaf of them: the per-slot protocol of the gatherer (see the module
 //! documentation of `crate::gather`, "Slots").
 
-use crate::sync::{spin_loop, yield_now, AtomicU8, Ordering, UnsafeCell};
+use crate::sync::{spin_loop, yield_now, AtomicBool, AtomicU8, Ordering, UnsafeCell};
 use crate::unwind::Teardown;
 use std::mem::MaybeUninit;
 
@@ -24,8 +24,6 @@ const EMPTY: u8 = 0;
 const FULL: u8 = 1;
 /// One thread has the slot to itself (writing, moving out or cloning its value).
 const BUSY: u8 = 2;
-/// Closed by a sweep of its leaf (see [`Leaf::close`]).
-const DEAD: u8 = 3;
 
 /// Spin rounds (doubling) before a waiter for a busy slot yields instead.
 const SPIN_ROUNDS: u32 = 4;
@@ -36,9 +34,20 @@ struct Slot<T> {
     value: UnsafeCell<MaybeUninit<T>>,
 }
 
-/// Consecutive keys' slots.
+/// Consecutive keys' slots. `closing` comes last, on the line of the last slots, which the
+/// sweeper touches anyway, away from the slots producers are filling.
 pub(super) struct Leaf<T> {
     slots: [Slot<T>; LEAF_SLOTS],
+    /// Set by a sweep (see [`Leaf::close`]); stays set once the sweep succeeded.
+    closing: AtomicBool,
+}
+
+/// What an insertion did.
+pub(super) struct Put<T> {
+    /// The value it replaced.
+    pub(super) replaced: Option<T>,
+    /// A value to insert again in a fresh leaf: this one is closing.
+    pub(super) retry: Option<T>,
 }
 
 /// What a reader does with a present value.
@@ -80,6 +89,58 @@ impl Drop for Unbusy<'_> {
     }
 }
 
+impl<T> Slot<T> {
+    /// Moves the slot to BUSY from its state, once no other thread holds it, if `from`
+    /// accepts that state; returns the state it came from, or `None` if `from` refused it.
+    fn acquire(&self, from: impl Fn(u8) -> bool) -> Option<u8> {
+        loop {
+            let seen = self.load_waiting();
+            if !from(seen) {
+                return None;
+            }
+            // Acquire: pairs with the Release (or SeqCst) store that ended the last holder's
+            // turn, so its accesses to the value happen before ours. Failure Relaxed: retried.
+            if self
+                .state
+                .compare_exchange(seen, BUSY, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Some(seen);
+            }
+        }
+    }
+
+    /// The state, once no other thread holds the slot BUSY.
+    fn load_waiting(&self) -> u8 {
+        let mut round = 0;
+        loop {
+            // Acquire: the wake-up re-check reads the state with it (see "Memory orderings").
+            match self.state.load(Ordering::Acquire) {
+                BUSY => backoff(&mut round),
+                state => return state,
+            }
+        }
+    }
+
+    /// Moves the value out of a slot this thread holds BUSY from FULL, leaving it EMPTY.
+    fn take(&self) -> T {
+        // SAFETY: the caller holds the slot BUSY from FULL, so the value is there and ours;
+        // the EMPTY below records that it moved out.
+        let value = self
+            .value
+            .with(|cell| unsafe { (*cell).assume_init_read() });
+        // Release: ends our turn; pairs with the next holder's Acquire CAS.
+        self.state.store(EMPTY, Ordering::Release);
+        value
+    }
+
+    /// Takes back whatever value an insertion left in a closing leaf's slot; `None` if a
+    /// reader took it first.
+    fn retract(&self) -> Option<T> {
+        self.acquire(|state| state == FULL).map(|_| self.take())
+    }
+}
+
 impl<T> Leaf<T> {
     pub(super) fn new() -> Box<Self> {
         Box::new(Self {
@@ -87,6 +148,7 @@ impl<T> Leaf<T> {
                 state: AtomicU8::new(EMPTY),
                 value: UnsafeCell::new(MaybeUninit::uninit()),
             }),
+            closing: AtomicBool::new(false),
         })
     }
 
@@ -94,110 +156,83 @@ impl<T> Leaf<T> {
         &self.slots[key as usize % LEAF_SLOTS]
     }
 
-    /// Stores `value` for `key`, returning the value it replaces; `Err` gives `value` back if
-    /// the leaf is closed or closing (the caller looks the leaf up again).
-    pub(super) fn put(&self, key: u64, value: T) -> Result<Option<T>, T> {
-        let slot = self.slot(key);
-        let mut round = 0;
-        let was = loop {
-            // Relaxed: only picks which CAS to try.
-            let seen = match slot.state.load(Ordering::Relaxed) {
-                DEAD => return Err(value),
-                BUSY => {
-                    backoff(&mut round);
-                    continue;
-                }
-                seen => seen,
+    /// Stores `value` for `key` unless the leaf is closing; a value that cannot stay here
+    /// (ours, or one stored after it) comes back in [`Put::retry`].
+    pub(super) fn put(&self, key: u64, value: T) -> Put<T> {
+        // Relaxed: a shortcut only; the check after the store below is what keeps values out
+        // of a closed leaf.
+        if self.closing.load(Ordering::Relaxed) {
+            return Put {
+                replaced: None,
+                retry: Some(value),
             };
-            // Acquire: pairs with the Release (or SeqCst) store that ended the last holder's
-            // turn, so its accesses to the value happen before ours. Failure Relaxed: retried.
-            if slot
-                .state
-                .compare_exchange(seen, BUSY, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-            {
-                break seen;
-            }
-        };
+        }
+        let slot = self.slot(key);
+        // Every state but BUSY (which `acquire` waits out) takes a value.
+        let was = slot.acquire(|_| true);
         // SAFETY: BUSY gives this thread the value to itself; it is initialized iff the slot
         // was FULL.
-        let old = slot.value.with_mut(|cell| unsafe {
-            let old = (was == FULL).then(|| (*cell).assume_init_read());
+        let replaced = slot.value.with_mut(|cell| unsafe {
+            let old = (was == Some(FULL)).then(|| (*cell).assume_init_read());
             (*cell).write(value);
             old
         });
-        // SeqCst: publishes the value (Release; pairs with the readers' Acquire CAS) and is
-        // the change the fence-free wake-up pairs with ("Memory orderings").
+        // SeqCst: publishes the value (Release; pairs with the readers' Acquire CAS); in the
+        // single total order with the sweep's CAS of `closing` and its loads of the states
+        // (see "Clearing and reclamation"); and the change the fence-free wake-up pairs with.
         slot.state.store(FULL, Ordering::SeqCst);
-        Ok(old)
+        // loom models SeqCst accesses as AcqRel: the fence gives it the store→load order.
+        #[cfg(loom)]
+        crate::sync::fence(Ordering::SeqCst);
+        // SeqCst: the other half of the sweep's Dekker check (see above).
+        let retry = if self.closing.load(Ordering::SeqCst) {
+            slot.retract()
+        } else {
+            None
+        };
+        Put { replaced, retry }
     }
 
-    /// The value of `key` read as `read` says, or `None` if there is none (an empty slot, or
-    /// one closed by a sweep).
+    /// The value of `key` read as `read` says, or `None` if the slot is empty.
     pub(super) fn get(&self, key: u64, read: Read<T>) -> Option<T> {
         let slot = self.slot(key);
-        let mut round = 0;
-        loop {
-            // Acquire: the wake-up re-check (see "Memory orderings"); the CAS below acquires
-            // the value.
-            match slot.state.load(Ordering::Acquire) {
-                FULL => {}
-                BUSY => {
-                    backoff(&mut round);
-                    continue;
-                }
-                _ => return None,
+        slot.acquire(|state| state == FULL)?;
+        Some(match read {
+            Read::Take => slot.take(),
+            Read::Clone(clone) => {
+                let _unbusy = Unbusy(&slot.state);
+                // SAFETY: BUSY gives this thread the value, which FULL said is there; it
+                // stays, and `_unbusy` makes the slot FULL again.
+                slot.value
+                    .with(|cell| clone(unsafe { (*cell).assume_init_ref() }))
             }
-            // Acquire: pairs with the SeqCst store of `put` (or the Release that ended a
-            // clone), so the value is visible. Failure Relaxed: retried.
-            if slot
-                .state
-                .compare_exchange(FULL, BUSY, Ordering::Acquire, Ordering::Relaxed)
-                .is_err()
-            {
-                continue;
-            }
-            return Some(match read {
-                Read::Take => {
-                    // SAFETY: BUSY gives this thread the value, which FULL says is there;
-                    // the EMPTY below records that it moved out.
-                    let value = slot
-                        .value
-                        .with(|cell| unsafe { (*cell).assume_init_read() });
-                    // Release: ends our turn; pairs with the next holder's Acquire CAS.
-                    slot.state.store(EMPTY, Ordering::Release);
-                    value
-                }
-                Read::Clone(clone) => {
-                    let _unbusy = Unbusy(&slot.state);
-                    // SAFETY: as above; the value stays, and `_unbusy` makes it FULL again.
-                    slot.value
-                        .with(|cell| clone(unsafe { (*cell).assume_init_ref() }))
-                }
-            });
-        }
+        })
     }
 
-    /// Closes every slot if all are empty (`true`: no value can be stored here any more, and
-    /// the leaf can be unlinked); otherwise reopens the ones it closed and returns `false`.
+    /// Closes the leaf if every slot is empty (`true`: no value is here, and none will stay,
+    /// so the leaf can be unlinked); otherwise, or if another sweep is under way, `false`.
     pub(super) fn close(&self) -> bool {
-        for (closed, slot) in self.slots.iter().enumerate() {
-            // Acquire: pairs with the Release store of the last holder, so its access to the
-            // value happens before the reopening store below, and so before any later
-            // holder's. Failure Relaxed: the sweep stops.
-            if slot
-                .state
-                .compare_exchange(EMPTY, DEAD, Ordering::Acquire, Ordering::Relaxed)
-                .is_err()
-            {
-                for slot in &self.slots[..closed] {
-                    // Release: hands the slot on (see the Acquire above).
-                    slot.state.store(EMPTY, Ordering::Release);
-                }
-                return false;
-            }
+        // SeqCst: in the single total order with the insertions' stores and loads (see
+        // `put`); only one sweep at a time, and a closed leaf stays closed. Failure Relaxed:
+        // the other sweep decides.
+        if self
+            .closing
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
+            .is_err()
+        {
+            return false;
         }
-        true
+        // As in `put`.
+        #[cfg(loom)]
+        crate::sync::fence(Ordering::SeqCst);
+        // SeqCst: the other half of the Dekker check with `put`; its Acquire half orders
+        // every access a last holder made to the value before the leaf's disposal.
+        let empty = (self.slots.iter()).all(|slot| slot.state.load(Ordering::SeqCst) == EMPTY);
+        if !empty {
+            // Relaxed: publishes nothing; inserters that saw the leaf closing retry.
+            self.closing.store(false, Ordering::Relaxed);
+        }
+        empty
     }
 
     /// How many slots hold a value (a snapshot).

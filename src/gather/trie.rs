@@ -151,9 +151,11 @@ impl<T> Trie<T> {
         node
     }
 
-    /// Stores `value` for `key`; returns the value it replaced.
+    /// Stores `value` for `key`; returns the value it replaced. (If a closing leaf made it
+    /// store again, a value replaced on the first try is dropped on the spot.)
     pub(super) fn insert(&self, guard: &mut impl Guard, key: u64, mut value: T) -> Option<T> {
         let link = self.twig_or_create(key).child(key);
+        let mut replaced = None;
         let mut round = 0;
         loop {
             let leaf = guard.protect(0, link).cast::<Leaf<T>>();
@@ -164,11 +166,15 @@ impl<T> Trie<T> {
                 continue;
             }
             // SAFETY: protected by slot 0 of the guard.
-            match unsafe { &*leaf }.put(key, value) {
-                Ok(replaced) => return replaced,
-                Err(back) => {
+            let put = unsafe { &*leaf }.put(key, value);
+            if let Some(newer) = put.replaced {
+                drop(replaced.replace(newer));
+            }
+            match put.retry {
+                None => return replaced,
+                Some(again) => {
                     // The leaf is closing: wait for its sweep to reopen or unlink it.
-                    value = back;
+                    value = again;
                     backoff(&mut round);
                 }
             }
@@ -202,28 +208,54 @@ impl<T> Trie<T> {
 
     /// How many keys hold a value (a snapshot).
     pub(super) fn count(&self, guard: &mut impl Guard) -> usize {
+        let mut count = 0;
+        self.walk(guard, &mut |leaf| count += leaf.map_or(0, Leaf::count));
+        count
+    }
+
+    /// How many interior nodes and leaves the trie holds (a snapshot).
+    #[cfg(test)]
+    pub(super) fn footprint(&self, guard: &mut impl Guard) -> (usize, usize) {
+        let (mut interiors, mut leaves) = (0, 0);
+        self.walk(guard, &mut |leaf| match leaf {
+            None => interiors += 1,
+            Some(_) => leaves += 1,
+        });
+        (interiors, leaves)
+    }
+
+    /// Calls `each` with every node: `None` for an interior node, the leaf for a leaf.
+    fn walk(&self, guard: &mut impl Guard, each: &mut impl FnMut(Option<&Leaf<T>>)) {
         // Acquire: pairs with the SeqCst CAS that installed the root.
         let root = self.root.load(Ordering::Acquire);
         // SAFETY: interior nodes live as long as the trie.
-        unsafe { root.as_ref() }.map_or(0, |root| Self::count_below(root, guard))
+        if let Some(root) = unsafe { root.as_ref() } {
+            Self::walk_below(root, guard, each);
+        }
     }
 
-    fn count_below(node: &Interior, guard: &mut impl Guard) -> usize {
-        node.children
-            .iter()
-            .map(|link| {
-                if node.height == 1 {
-                    let leaf = guard.protect(0, link).cast::<Leaf<T>>();
-                    // SAFETY: protected by slot 0 of the guard.
-                    unsafe { leaf.as_ref() }.map_or(0, Leaf::count)
-                } else {
-                    // Acquire: pairs with the SeqCst CAS in `link`.
-                    let child = link.load(Ordering::Acquire).cast::<Interior>();
-                    // SAFETY: interior nodes live as long as the trie.
-                    unsafe { child.as_ref() }.map_or(0, |child| Self::count_below(child, guard))
+    fn walk_below(
+        node: &Interior,
+        guard: &mut impl Guard,
+        each: &mut impl FnMut(Option<&Leaf<T>>),
+    ) {
+        each(None);
+        for link in &node.children {
+            if node.height == 1 {
+                let leaf = guard.protect(0, link).cast::<Leaf<T>>();
+                // SAFETY: protected by slot 0 of the guard.
+                if let Some(leaf) = unsafe { leaf.as_ref() } {
+                    each(Some(leaf));
                 }
-            })
-            .sum()
+            } else {
+                // Acquire: pairs with the SeqCst CAS in `link`.
+                let child = link.load(Ordering::Acquire).cast::<Interior>();
+                // SAFETY: interior nodes live as long as the trie.
+                if let Some(child) = unsafe { child.as_ref() } {
+                    Self::walk_below(child, guard, each);
+                }
+            }
+        }
     }
 
     /// Frees `node` and everything below it, dropping the values left.
