@@ -184,8 +184,10 @@ impl<T> Leaf<T> {
         // loom models SeqCst accesses as AcqRel: the fence gives it the store→load order.
         #[cfg(loom)]
         crate::sync::fence(Ordering::SeqCst);
-        // SeqCst: the other half of the sweep's Dekker check (see above).
-        let retry = if self.closing.load(Ordering::SeqCst) {
+        // SeqCst: the other half of the sweep's Dekker check (see above). The mutant
+        // `put_without_closing_check` skips it, for the loom suite to catch the value it loses.
+        let check = !cfg!(concurrency_mutant = "put_without_closing_check");
+        let retry = if check && self.closing.load(Ordering::SeqCst) {
             slot.retract()
         } else {
             None
