@@ -63,19 +63,23 @@ impl<T> Trie<T> {
         }
     }
 
-    /// Installs `fresh` in the empty `link`, or frees it if another thread filled the link
-    /// first; returns what the link holds now.
-    ///
-    /// # Safety
-    /// `fresh` came from `Box::into_raw` and was never published.
-    unsafe fn link<N>(link: &AtomicPtr<N>, fresh: *mut N) -> *mut N {
+    /// Installs `fresh` in the empty `link` (which holds `N`s under the type `L`), or frees it
+    /// if another thread filled the link first; returns what the link holds now.
+    fn link<L, N>(link: &AtomicPtr<L>, fresh: Box<N>) -> *mut L {
+        let fresh = Box::into_raw(fresh);
         // SeqCst: publishes the node (Release; pairs with the Acquire loads of the link) and
         // is ordered before the insert's wake-up load ("Memory orderings"). Failure Acquire:
         // the winner's node is ours to use.
-        match link.compare_exchange(ptr::null_mut(), fresh, Ordering::SeqCst, Ordering::Acquire) {
-            Ok(_) => fresh,
+        match link.compare_exchange(
+            ptr::null_mut(),
+            fresh.cast(),
+            Ordering::SeqCst,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => fresh.cast(),
             Err(winner) => {
-                // SAFETY: never published (the caller's condition), so ours to free.
+                // SAFETY: `fresh` came from `Box::into_raw` above and was never published.
+                // Freed as the `N` it is: a `Box<L>` could free the wrong layout.
                 drop(unsafe { Box::from_raw(fresh) });
                 winner
             }
@@ -88,8 +92,7 @@ impl<T> Trie<T> {
             // Acquire: pairs with the SeqCst CAS in `link` that installed the root.
             let root = self.root.load(Ordering::Acquire);
             if root.is_null() {
-                // SAFETY: a fresh box.
-                unsafe { Self::link(&self.root, Box::into_raw(Interior::new(1))) };
+                Self::link(&self.root, Interior::new(1));
                 continue;
             }
             // SAFETY: interior nodes live as long as the trie.
@@ -141,9 +144,7 @@ impl<T> Trie<T> {
             // Acquire: pairs with the SeqCst CAS in `link`.
             let mut next = link.load(Ordering::Acquire);
             if next.is_null() {
-                let fresh = Box::into_raw(Interior::new(node.height - 1));
-                // SAFETY: a fresh box.
-                next = unsafe { Self::link(link, fresh.cast()) };
+                next = Self::link(link, Interior::new(node.height - 1));
             }
             // SAFETY: interior nodes live as long as the trie.
             node = unsafe { &*next.cast::<Interior>() };
@@ -160,9 +161,8 @@ impl<T> Trie<T> {
         loop {
             let leaf = guard.protect(0, link).cast::<Leaf<T>>();
             if leaf.is_null() {
-                let fresh = Box::into_raw(Leaf::<T>::new());
-                // SAFETY: a fresh box; the loop protects whatever the link then holds.
-                unsafe { Self::link(link, fresh.cast()) };
+                // The loop protects whatever the link then holds.
+                Self::link(link, Leaf::<T>::new());
                 continue;
             }
             // SAFETY: protected by slot 0 of the guard.
