@@ -75,9 +75,9 @@
 //!   fence precedes them, so they see every `SeqCst` change that precedes the fence in the
 //!   single total order (C++20 `[atomics.order]` p4), and a change after the fence precedes the
 //!   notifier's load of the waiter count, which then sees the announcement.
-//! * `failed`: stored `SeqCst` (the wake-up, as above) and loaded `Acquire` *before* the
-//!   reader looks at its slot, so a reader that sees the failure also sees every insertion
-//!   that happened before it, and yields those keys first.
+//! * `failed`: stored `SeqCst` (the wake-up, as above) and loaded `Acquire` when the slot is
+//!   empty; a reader that sees the failure looks at the slot once more, and then sees every
+//!   insertion that happened before the failure, so it yields those keys first.
 //! * Leaves are protected and retired through `R`, whose own orderings make a retired leaf's
 //!   disposal happen after every access made under a guard that could reach it.
 
@@ -214,7 +214,7 @@ impl<T: Send + 'static, R: Reclaimer> ConcurrentGatheringIterator<T, R> {
 
     fn failed(&self) -> bool {
         // Acquire: pairs with the SeqCst store in `fail`, so the insertions that happened
-        // before the failure are visible to the slot read that follows.
+        // before the failure are visible to the second look in `attempt`.
         self.failed.load(Ordering::Acquire)
     }
 
@@ -251,12 +251,16 @@ impl<T: Send + 'static, R: Reclaimer> ConcurrentGatheringIterator<T, R> {
 
     /// One attempt of a reader at `key`: the value, the failure, or `None` to wait.
     fn attempt(&self, key: u64, read: Read<T>) -> Option<Result<T, GatherError>> {
-        let failed = self.failed();
-        match self.entries.get(&mut self.reclaimer.guard(), key, read) {
-            Some(value) => Some(Ok(value)),
-            None if failed => Some(Err(GatherError::Failed)),
-            None => None,
+        let mut guard = self.reclaimer.guard();
+        if let Some(value) = self.entries.get(&mut guard, key, read) {
+            return Some(Ok(value));
         }
+        if !self.failed() {
+            return None;
+        }
+        // Look once more: the insertions that happened before the failure are visible now.
+        let value = self.entries.get(&mut guard, key, read);
+        Some(value.ok_or(GatherError::Failed))
     }
 
     /// How many keys hold a value (a snapshot).
