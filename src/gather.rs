@@ -296,10 +296,13 @@ impl<T: Send + 'static, R: Reclaimer> Iterator for Gathered<'_, T, R> {
     fn next(&mut self) -> Option<Self::Item> {
         let key = self.next_key.filter(|&key| key <= self.max_key)?;
         let (source, read) = (self.source, self.read);
-        let outcome = source
-            .readers
-            .wait_until(None, || source.attempt(key, read))
-            .expect("waiting without a deadline ends only with an outcome");
+        // The first attempt outside the waiting machinery: a present key costs no more.
+        let outcome = source.attempt(key, read).unwrap_or_else(|| {
+            source
+                .readers
+                .wait_until(None, || source.attempt(key, read))
+                .expect("waiting without a deadline ends only with an outcome")
+        });
         self.next_key = match outcome {
             Ok(_) => key.checked_add(1),
             Err(_) => None,

@@ -37,12 +37,14 @@ impl Interior {
     }
 
     /// Whether the keys below this node include `key`.
+    #[inline]
     fn covers(&self, key: u64) -> bool {
         key.checked_shr(LEAF_BITS + FANOUT_BITS * self.height)
             .is_none_or(|above| above == 0)
     }
 
     /// The child on the way to `key`.
+    #[inline]
     fn child(&self, key: u64) -> &AtomicPtr<()> {
         let shift = LEAF_BITS + FANOUT_BITS * (self.height - 1);
         &self.children[(key >> shift) as usize % FANOUT]
