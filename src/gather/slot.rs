@@ -156,17 +156,9 @@ impl<T> Leaf<T> {
         &self.slots[key as usize % LEAF_SLOTS]
     }
 
-    /// Stores `value` for `key` unless the leaf is closing; a value that cannot stay here
-    /// (ours, or one stored after it) comes back in [`Put::retry`].
+    /// Stores `value` for `key`; if the leaf is closing, the value that cannot stay here (ours,
+    /// or one stored after it) comes back in [`Put::retry`].
     pub(super) fn put(&self, key: u64, value: T) -> Put<T> {
-        // Relaxed: a shortcut only; the check after the store below is what keeps values out
-        // of a closed leaf.
-        if self.closing.load(Ordering::Relaxed) {
-            return Put {
-                replaced: None,
-                retry: Some(value),
-            };
-        }
         let slot = self.slot(key);
         // Every state but BUSY (which `acquire` waits out) takes a value.
         let was = slot.acquire(|_| true);
