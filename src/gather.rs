@@ -22,33 +22,40 @@
 //! more load per level.)
 //!
 //! # Slots
-//! A slot's state is `EMPTY`, `FULL`, `BUSY` or `DEAD`. Every access to a value is made by the
-//! one thread that moved the slot to `BUSY` with a CAS: an insertion (`EMPTY`/`FULL` → `BUSY`,
+//! A slot's state is `EMPTY`, `FULL` or `BUSY`. Every access to a value is made by the one
+//! thread that moved the slot to `BUSY` with a CAS: an insertion (`EMPTY`/`FULL` → `BUSY`,
 //! write or replace, `FULL`), a clearing reader (`FULL` → `BUSY`, move out, `EMPTY`) or a
 //! cloning reader (`FULL` → `BUSY`, clone, `FULL` — restored by a drop guard if `T::clone`
 //! panics). A replaced value is dropped by the inserter after the slot is released, so no user
 //! code runs while a slot is `BUSY` except `T::clone`. A reader that finds `BUSY` waits for the
-//! holder (spin, then yield); one that finds `EMPTY` or `DEAD` sleeps on the [`EventCount`].
+//! holder (spin, then yield); one that finds `EMPTY` sleeps on the [`EventCount`].
 //!
 //! # Clearing and reclamation
-//! A clearing reader that takes the last key of a leaf *sweeps* it: it CASes every slot from
-//! `EMPTY` to `DEAD`. If a slot is not empty (a key inserted again after it was read, or a key
-//! above `max_key` of another reader), the sweep reopens the slots it closed and the leaf stays.
-//! If every slot closed, no value is in the leaf and none can be stored there (an insertion
-//! that finds `DEAD` looks the leaf up again, waiting until the sweep has unlinked it), so the
-//! reader stores null in the leaf's link and retires the leaf through the reclaimer `R`
-//! (epochs by default, see [`crate::reclaim`]). Every access to a leaf is made under a guard,
-//! with the leaf protected in slot 0, so a leaf is freed only once no reader or inserter can
-//! still touch it; a later insertion of one of its keys creates a fresh leaf. Interior nodes are
-//! never unlinked (they cost under 1 % of the leaves for dense keys); they and the leaves left
-//! are freed, with the values in them, when the gatherer drops.
+//! A clearing reader that takes the last key of a leaf *sweeps* it: it sets the leaf's
+//! `closing` flag (a CAS, so one sweep at a time) and then loads every slot's state. An
+//! insertion, after its `SeqCst` store of `FULL`, loads `closing`; if it is set, the insertion
+//! takes back whatever value the slot still holds (its own, or one stored after it) and stores
+//! it again once the leaf is reopened or unlinked. This is Dekker's pattern over `SeqCst`
+//! operations: either the sweep sees the value, or the insertion sees the flag. A sweep that
+//! sees a slot that is not empty (a key inserted again after it was read, or a key above
+//! `max_key`) clears the flag and the leaf stays. A sweep that sees every slot empty leaves the
+//! flag set for good: no value is in the leaf, and none stays there, so the reader stores null
+//! in the leaf's link and retires the leaf through the reclaimer `R` (epochs by default, see
+//! [`crate::reclaim`]). Every access to a leaf is made under a guard, with the leaf protected in
+//! slot 0, so a leaf is freed only once no reader or inserter can still touch it; a later
+//! insertion of one of its keys creates a fresh leaf. Interior nodes are never unlinked (they
+//! cost under 1 % of the leaves for dense keys); they and the leaves left are freed, with the
+//! values in them, when the gatherer drops. A sweep costs one CAS and `LEAF_SLOTS` loads per
+//! leaf, not a CAS per slot.
 //!
 //! # Invariants
 //! 1. A slot's value is accessed only by the thread that moved the slot to `BUSY`, or through
 //!    `&mut` when dropping; it is initialized exactly when the slot is `FULL` (or `BUSY` from
 //!    `FULL`, until the holder's release).
-//! 2. A leaf is linked at most once, from null, and unlinked only after a sweep closed all its
-//!    slots; closed slots never hold a value, so an unlinked leaf holds none.
+//! 2. A leaf is linked at most once, from null, and unlinked only by the sweep that set its
+//!    `closing` for good after seeing every slot empty; from then on every value stored in it
+//!    is taken back by its inserter or taken by a reader, so a retired leaf holds none once
+//!    the guards that could reach it are gone.
 //! 3. Interior nodes are never unlinked before the gatherer drops; a node covers the same keys
 //!    for ever (growth adds nodes above the root).
 //! 4. `failed` only goes from `false` to `true`.
@@ -66,8 +73,13 @@
 //! # Memory orderings
 //! * A slot's CAS to `BUSY` is `Acquire` and every release of it (`FULL` by an insertion,
 //!   `EMPTY` by a taker, `FULL` after a clone) is `Release` or `SeqCst`: each holder's accesses
-//!   to the value happen before the next holder's. A sweep's CAS to `DEAD` is `Acquire` and a
-//!   reopening store `Release`, so the chain also runs through an aborted sweep.
+//!   to the value happen before the next holder's.
+//! * The sweep's CAS of `closing` and its loads of the states, and an insertion's store of
+//!   `FULL` and its load of `closing`, are `SeqCst`: Dekker's pattern needs the single total
+//!   order (a store→load edge no weaker ordering gives). loom models `SeqCst` accesses as
+//!   `AcqRel`, so under loom both sides add a `SeqCst` fence, which it does model. The sweep's
+//!   loads are also `Acquire`, so every access a last holder made to a value happens before
+//!   the leaf's disposal.
 //! * An insertion's store of `FULL` and the CASes that link nodes are `SeqCst`: they publish
 //!   (Release; readers load links and states with `Acquire`) and they are the changes the
 //!   fence-free wake-up pairs with ([`EventCount::notify_all_after_seqcst`]). The reader's

@@ -34,8 +34,8 @@ struct Slot<T> {
     value: UnsafeCell<MaybeUninit<T>>,
 }
 
-/// Consecutive keys' slots. `closing` comes last, on the line of the last slots, which the
-/// sweeper touches anyway, away from the slots producers are filling.
+/// Consecutive keys' slots. `closing` comes after the slots, away from the lines producers are
+/// filling (for `T = u64` it sits alone on the line after the last slot).
 pub(super) struct Leaf<T> {
     slots: [Slot<T>; LEAF_SLOTS],
     /// Set by a sweep (see [`Leaf::close`]); stays set once the sweep succeeded.

@@ -200,9 +200,9 @@ impl<T> Trie<T> {
             // slots closed and look again.
             link.store(ptr::null_mut(), Ordering::Relaxed);
             // SAFETY: the link was the only place that held the leaf (leaves are linked once),
-            // so it is unlinked; only this sweep closed every slot, so it is retired once; it
-            // came from `Box::into_raw` and holds no value (every slot is closed, and closed
-            // slots take none).
+            // so it is unlinked; `closing` stays set after this successful sweep, so no other
+            // sweep succeeds and it is retired once; it came from `Box::into_raw`, and it holds
+            // no value once the guards that reach it are gone (invariant 2).
             unsafe { guard.retire::<Leaf<T>, DropBox>(leaf) };
         }
         Some(value)
