@@ -1,11 +1,10 @@
-//! loom models of `Future`'s state word and waiter registration, and of the gathering
-//! iterator's wake-up.
+//! loom models of `Future`'s state word and waiter registration.
 //!
 //! Checked: the outcome a completer writes is visible to every reader that sees the future done
 //! (and the `finish_without_release` mutant, which drops the Release of the final state, is
 //! caught); cancel and run race to exactly one winner; a callback or a blocked reader racing the
 //! completion is served exactly once, never lost (a lost wake-up is a deadlock, which loom
-//! reports); a gathering reader sleeping for a key wakes for its insertion or for `fail`.
+//! reports). The gathering iterator's models are in `loom_gather.rs`.
 //!
 //! Run: `RUSTFLAGS="--cfg loom --cfg crossbeam_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
 //! --no-default-features --test loom_futures`. Each model prints how many executions it explored.
@@ -16,7 +15,6 @@ mod support;
 use support::{check, check_bounded};
 
 use concurrency::futures::{wait, Future, FutureError, ReturnWhen};
-use concurrency::{ConcurrentGatheringIterator, GatherError};
 use loom::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use loom::sync::Arc;
 use loom::thread;
@@ -127,29 +125,5 @@ fn wait_races_two_completions() {
         assert!(outcome.done.iter().all(Future::done));
         setter.join().unwrap();
         canceller.join().unwrap();
-    });
-}
-
-/// A gathering reader waits for key 0 while one producer inserts it and another fails: it
-/// gets the value or the failure, and never sleeps through both.
-#[test]
-fn gathering_reader_wakes() {
-    check_bounded("gather: drain ∥ insert ∥ fail", 1, || {
-        let gather = Arc::new(ConcurrentGatheringIterator::with_scaling(1));
-        let producer = {
-            let gather = Arc::clone(&gather);
-            thread::spawn(move || gather.insert(0, 7u32))
-        };
-        let failer = {
-            let gather = Arc::clone(&gather);
-            thread::spawn(move || gather.fail())
-        };
-        let first = gather.drain(0).next().unwrap();
-        assert!(
-            matches!(first, Ok(7) | Err(GatherError::Failed)),
-            "{first:?}"
-        );
-        producer.join().unwrap();
-        failer.join().unwrap();
     });
 }

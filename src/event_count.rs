@@ -17,8 +17,11 @@
 //!   [`notify_all`]: for any condition), or
 //! * made its change with a `SeqCst` read-modify-write (or store) and then does a `SeqCst` load
 //!   of `waiting`, no fence ([`notify_one_after_seqcst`]), provided the waiter's re-check reads
-//!   the changed location with a `SeqCst` load. C++20 `[atomics.order]` puts every `SeqCst`
-//!   operation in one total order *S* consistent with sequenced-before, and a `SeqCst` load
+//!   the changed location with a `SeqCst` load — or with any load, since the announcement's
+//!   fence precedes the re-check (a load after a `SeqCst` fence sees every `SeqCst` change
+//!   that precedes the fence in *S*; C++20 `[atomics.order]` p4). C++20 `[atomics.order]`
+//!   puts every `SeqCst` operation in one total order *S* consistent with sequenced-before,
+//!   and a `SeqCst` load
 //!   reads the last modification before it in *S* (or a later one). If the announcement
 //!   precedes the notifier's change in *S*, it precedes the notifier's load, which sees
 //!   `waiting > 0`; otherwise the change precedes the re-check, which sees it. On x86-64 and
@@ -229,8 +232,8 @@ impl EventCount {
         }
     }
 
-    /// Wakes every sleeper, if any; for a condition made true as for
-    /// [`notify_one_after_seqcst`](Self::notify_one_after_seqcst).
+    /// Wakes every sleeper, if any: [`notify_all`](Self::notify_all) for a condition made
+    /// true as [`notify_one_after_seqcst`](Self::notify_one_after_seqcst) requires.
     #[inline]
     pub(crate) fn notify_all_after_seqcst(&self) {
         #[cfg(loom)]

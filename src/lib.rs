@@ -7,7 +7,7 @@
 //! | [`AtomicReference`] | one atomic pointer + safe reclamation ([`reclaim`]) | lock-free |
 //! | [`ConcurrentQueue`], [`StdConcurrentQueue`] | fetch-and-add segments (default), Michael & Scott (lock-free or two-lock); sleeping waits | lock-free / blocking waits |
 //! | [`ConcurrentDict`] | Shalev & Shavit split-ordered list | lock-free |
-//! | [`ConcurrentGatheringIterator`] | the dict + an event count | lock-free inserts, blocking reads |
+//! | [`ConcurrentGatheringIterator`] | slots indexed by key in a radix tree of leaves, drained leaves reclaimed; an event count | lock-free inserts (but for a same-key holder), blocking reads |
 //! | [`futures`] | `Future` state word, waiters, `ThreadPoolExecutor` on our queue | blocking waits |
 //!
 //! Every structure takes its primitives from one internal `sync` facade, which selects std,
