@@ -47,19 +47,49 @@ fn spawn_push<R: Reclaimer>(
     })
 }
 
+/// Two producers push their values while this thread pops once; then the rest is drained.
+/// Everything taken, the pop's value first.
+fn two_producers_race_a_pop<R: Reclaimer>(
+    q: Arc<ConcurrentQueue<u32, R>>,
+    pushes: [&'static [u32]; 2],
+) -> Vec<u32> {
+    let producers = pushes.map(|values| spawn_push(&q, values));
+    let mut got: Vec<u32> = q.try_pop().into_iter().collect();
+    for producer in producers {
+        producer.join().unwrap();
+    }
+    got.extend(q.take_remaining());
+    drop(q);
+    got
+}
+
+/// A producer pushes `values` while two consumers (this thread and another) pop once each;
+/// then the rest is drained. Everything taken, sorted.
+fn two_pops_race_a_producer<R: Reclaimer>(
+    q: Arc<ConcurrentQueue<u32, R>>,
+    values: &'static [u32],
+) -> Vec<u32> {
+    let producer = spawn_push(&q, values);
+    let consumer = {
+        let q = Arc::clone(&q);
+        thread::spawn(move || q.try_pop().ok())
+    };
+    let mine = q.try_pop().ok();
+    producer.join().unwrap();
+    let theirs = consumer.join().unwrap();
+    let mut got: Vec<u32> = mine.into_iter().chain(theirs).collect();
+    got.extend(q.take_remaining());
+    drop(q);
+    got.sort_unstable();
+    got
+}
+
 /// Two producers, one consumer: every value delivered once. Three threads on epochs: explored
 /// at one preemption (two did not finish in ten minutes).
 #[test]
 fn two_producers_one_consumer() {
     check_bounded("MS queue 2P+1C (epoch)", 1, || {
-        let q = lock_free::<Epoch>();
-        let a = spawn_push(&q, &[1]);
-        let b = spawn_push(&q, &[10]);
-        let mut got: Vec<u32> = q.try_pop().into_iter().collect();
-        a.join().unwrap();
-        b.join().unwrap();
-        got.extend(q.take_remaining());
-        drop(q);
+        let mut got = two_producers_race_a_pop(lock_free::<Epoch>(), [&[1], &[10]]);
         got.sort_unstable();
         assert_eq!(got, [1, 10], "lost or duplicated");
     });
@@ -71,19 +101,7 @@ fn two_producers_one_consumer() {
 #[test]
 fn one_producer_two_consumers() {
     check_bounded("MS queue 1P+2C (epoch)", 1, || {
-        let q = lock_free::<Epoch>();
-        let producer = spawn_push(&q, &[1]);
-        let consumer = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || q.try_pop().ok())
-        };
-        let mine = q.try_pop().ok();
-        producer.join().unwrap();
-        let theirs = consumer.join().unwrap();
-        let mut got: Vec<u32> = mine.into_iter().chain(theirs).collect();
-        got.extend(q.take_remaining());
-        drop(q);
-        got.sort_unstable();
+        let got = two_pops_race_a_producer(lock_free::<Epoch>(), &[1]);
         assert_eq!(got, [1], "lost or duplicated");
     });
 }
@@ -96,13 +114,7 @@ fn segmented_two_producers_one_consumer() {
     check_bounded("segmented 2P+1C (epoch)", 1, || {
         let q = segmented::<Epoch>();
         q.push(0).unwrap();
-        let a = spawn_push(&q, &[1]);
-        let b = spawn_push(&q, &[10]);
-        let mut got: Vec<u32> = q.try_pop().into_iter().collect();
-        a.join().unwrap();
-        b.join().unwrap();
-        got.extend(q.take_remaining());
-        drop(q);
+        let mut got = two_producers_race_a_pop(q, [&[1], &[10]]);
         assert_eq!(got[0], 0, "FIFO broken");
         got.sort_unstable();
         assert_eq!(got, [0, 1, 10], "lost or duplicated");
@@ -118,18 +130,7 @@ fn segmented_one_producer_two_consumers() {
     check_bounded("segmented 1P+2C (epoch)", 1, || {
         let q = segmented::<Epoch>();
         q.push(1).unwrap();
-        let producer = spawn_push(&q, &[2]);
-        let consumer = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || q.try_pop().ok())
-        };
-        let mine = q.try_pop().ok();
-        producer.join().unwrap();
-        let theirs = consumer.join().unwrap();
-        let mut got: Vec<u32> = mine.into_iter().chain(theirs).collect();
-        got.extend(q.take_remaining());
-        drop(q);
-        got.sort_unstable();
+        let got = two_pops_race_a_producer(q, &[2]);
         assert_eq!(got, [1, 2], "lost or duplicated");
     });
 }

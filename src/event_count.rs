@@ -68,8 +68,10 @@ use std::fmt;
 use std::time::Instant;
 
 /// Spin rounds of `spin_loop`, each twice as long as the one before.
+#[cfg(not(loom))]
 const SPIN_ROUNDS: usize = 7;
 /// Rounds in all, the ones past [`SPIN_ROUNDS`] yielding the processor.
+#[cfg(not(loom))]
 const MAX_ROUNDS: usize = SPIN_ROUNDS + 4;
 
 /// One parked (or parking) waiter.

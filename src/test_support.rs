@@ -96,8 +96,8 @@ pub(crate) struct Stall(Arc<StallState>);
 
 struct StallState {
     point: &'static str,
-    reached: std::sync::atomic::AtomicBool,
-    released: std::sync::atomic::AtomicBool,
+    reached: crate::sync::AtomicBool,
+    released: crate::sync::AtomicBool,
 }
 
 std::thread_local! {
@@ -111,8 +111,8 @@ impl Stall {
     pub(crate) fn new(point: &'static str) -> Self {
         Self(Arc::new(StallState {
             point,
-            reached: std::sync::atomic::AtomicBool::new(false),
-            released: std::sync::atomic::AtomicBool::new(false),
+            reached: crate::sync::AtomicBool::new(false),
+            released: crate::sync::AtomicBool::new(false),
         }))
     }
 
@@ -126,7 +126,7 @@ impl Stall {
     pub(crate) fn wait_reached(&self) {
         let deadline = Instant::now() + STALL_LIMIT;
         // SeqCst: a test handshake.
-        while !self.0.reached.load(std::sync::atomic::Ordering::SeqCst) {
+        while !self.0.reached.load(Ordering::SeqCst) {
             assert!(Instant::now() < deadline, "{} never reached", self.0.point);
             std::thread::yield_now();
         }
@@ -135,9 +135,7 @@ impl Stall {
     /// Lets the stalled thread go on.
     pub(crate) fn release(&self) {
         // SeqCst: a test handshake.
-        self.0
-            .released
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.released.store(true, Ordering::SeqCst);
     }
 }
 
@@ -150,11 +148,9 @@ pub(crate) fn stall_here(point: &'static str) {
         return;
     };
     // SeqCst: a test handshake.
-    stall
-        .reached
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    stall.reached.store(true, Ordering::SeqCst);
     // SeqCst: as above.
-    while !stall.released.load(std::sync::atomic::Ordering::SeqCst) {
+    while !stall.released.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(1));
     }
 }

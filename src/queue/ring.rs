@@ -76,6 +76,7 @@ const CLOSED: usize = 1 << (usize::BITS - 1);
 const STAMP: Ordering = if cfg!(concurrency_mutant = "stamp_without_release") {
     Ordering::Relaxed
 } else {
+    // Release: pairs with the Acquire stamp load in `try_pop`.
     Ordering::Release
 };
 
