@@ -166,15 +166,22 @@ impl<T: Send + 'static> ConcurrentGatheringIterator<T> {
     }
 
     /// An empty gatherer for about `scaling` concurrent producers. The toolkit sizes its
-    /// dictionary's shards by `scaling`; slots indexed by key have no shards, so every
-    /// `scaling`, zero included, gives the same gatherer as [`new`](Self::new).
+    /// dictionary's shards by `scaling`; slots indexed by key have no shards, so every valid
+    /// `scaling` gives the same gatherer as [`new`](Self::new).
+    ///
+    /// # Panics
+    /// If `scaling` is 0, as `ConcurrentDict::with_scaling` does (the API contract).
     ///
     /// ```
-    /// let gather = concurrency::ConcurrentGatheringIterator::with_scaling(0);
+    /// let gather = concurrency::ConcurrentGatheringIterator::with_scaling(4);
     /// gather.insert(0, 'a');
     /// assert_eq!(gather.drain(0).next(), Some(Ok('a')));
     /// ```
-    pub fn with_scaling(_scaling: usize) -> Self {
+    pub fn with_scaling(scaling: usize) -> Self {
+        assert!(
+            scaling > 0,
+            "ConcurrentGatheringIterator: scaling must be at least 1"
+        );
         Self::new()
     }
 }

@@ -74,12 +74,9 @@ fn values_are_moved_out_or_dropped_exactly_once() {
 }
 
 #[test]
-fn zero_scaling_gives_an_ordinary_gatherer() {
-    let gather = ConcurrentGatheringIterator::with_scaling(0);
-    gather.insert(1, 'b');
-    gather.insert(0, 'a');
-    let read: Vec<_> = gather.drain(1).map(Result::unwrap).collect();
-    assert_eq!(read, ['a', 'b']);
+#[should_panic(expected = "scaling must be at least 1")]
+fn zero_scaling_is_refused() {
+    let _ = ConcurrentGatheringIterator::<u8>::with_scaling(0);
 }
 
 #[test]
