@@ -115,7 +115,7 @@ where
     /// assert_eq!(d.len(), 1);
     /// ```
     pub fn with_capacity(capacity: usize) -> Self {
-        Self::with_table(DEFAULT_SCALING, capacity, RandomState::new())
+        Self::with_capacity_and_hasher(capacity, RandomState::new())
     }
 }
 
@@ -150,6 +150,18 @@ where
     /// ```
     pub fn with_scaling_and_hasher(scaling: usize, hasher: S) -> Self {
         Self::with_table(scaling, 0, hasher)
+    }
+
+    /// An empty map with room for about `capacity` entries before its first doubling, hashing
+    /// with `hasher`.
+    ///
+    /// ```
+    /// use std::collections::hash_map::RandomState;
+    /// let d = concurrency::ConcurrentDict::<u8, u8, _>::with_capacity_and_hasher(64, RandomState::new());
+    /// assert_eq!(d.insert(1, 1), None);
+    /// ```
+    pub fn with_capacity_and_hasher(capacity: usize, hasher: S) -> Self {
+        Self::with_table(DEFAULT_SCALING, capacity, hasher)
     }
 
     fn with_table(scaling: usize, capacity: usize, hasher: S) -> Self {
@@ -442,23 +454,28 @@ where
     }
 }
 
-impl<K, V> Default for ConcurrentDict<K, V>
+/// For any default-constructible hasher, as std's `HashMap`.
+impl<K, V, S, R> Default for ConcurrentDict<K, V, S, R>
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
+    S: BuildHasher + Default,
+    R: Reclaimer,
 {
     fn default() -> Self {
-        Self::new()
+        Self::with_hasher(S::default())
     }
 }
 
-impl<K, V> FromIterator<(K, V)> for ConcurrentDict<K, V>
+impl<K, V, S, R> FromIterator<(K, V)> for ConcurrentDict<K, V, S, R>
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
+    S: BuildHasher + Default,
+    R: Reclaimer,
 {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(entries: I) -> Self {
-        let mut dict = Self::new();
+        let mut dict = Self::default();
         dict.extend(entries);
         dict
     }

@@ -97,6 +97,59 @@ impl<K, V> Node<K, V> {
     }
 }
 
+/// An entry node not linked yet, owned by the thread that made it. Dropped — a lost race, or a
+/// panic in user code (`Eq`, `Clone`) before the link — it frees the node with its key and
+/// value, so an unwinding insert leaks nothing.
+pub(super) struct Unpublished<K, V>(*mut Node<K, V>);
+
+impl<K, V> Unpublished<K, V> {
+    pub(super) fn new(hash: u64, key: K, value: V) -> Self {
+        let slot = Box::into_raw(Box::new(Slot { value }));
+        Self(Node::entry(hash, key, slot))
+    }
+
+    pub(super) fn as_ptr(&self) -> *mut Node<K, V> {
+        self.0
+    }
+
+    pub(super) fn key(&self) -> &K {
+        // SAFETY: the node is owned until published; an entry's key is `Some`.
+        unsafe { (*self.0).key.as_ref().unwrap_unchecked() }
+    }
+
+    /// The node's value slot.
+    pub(super) fn slot(&self) -> *mut Slot<V> {
+        // SAFETY: owned, as above. Relaxed: nobody else has seen the node.
+        unsafe { &*self.0 }.value.load(Ordering::Relaxed)
+    }
+
+    /// The node was linked: the list owns it now.
+    pub(super) fn published(self) {
+        std::mem::forget(self);
+    }
+
+    /// The node's value slot went into another entry: frees the node and its key only.
+    pub(super) fn free_without_value(self) {
+        // SAFETY: owned, as above. Relaxed: as above.
+        unsafe { &*self.0 }
+            .value
+            .store(ptr::null_mut(), Ordering::Relaxed);
+    }
+}
+
+impl<K, V> Drop for Unpublished<K, V> {
+    fn drop(&mut self) {
+        // SAFETY: never published, so owned here; it came from `Box::into_raw` in `entry`.
+        let node = unsafe { Box::from_raw(self.0) };
+        // Relaxed: owned.
+        let slot = node.value.load(Ordering::Relaxed);
+        if !slot.is_null() {
+            // SAFETY: an unpublished node's slot is its own (or null once given away).
+            unsafe { free_slot(slot) };
+        }
+    }
+}
+
 /// Frees a value slot that never was, or no longer is, reachable.
 ///
 /// # Safety

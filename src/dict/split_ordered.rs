@@ -45,14 +45,13 @@
 
 use super::counter::StripedCounter;
 use super::directory::{Directory, MAX_BUCKETS};
-use super::node::{free_slot, is_marked, tombstone, unmarked, Node, Slot};
+use super::node::{entry_key, free_slot, is_marked, tombstone, unmarked, Node, Slot, Unpublished};
 use crate::reclaim::{DropBox, Guard, Reclaimer};
 use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
 use crate::unwind::Teardown;
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
-use std::ptr;
 
 /// Average entries per bucket above which the table doubles; one under loom, so that models of
 /// two or three operations already double the table and initialize buckets.
@@ -294,19 +293,20 @@ where
         }
     }
 
-    /// Finds the present entry for `key`, returning it with its value slot protected.
+    /// Finds the present entry for `key` (which hashes to `hash`), returning it with its value
+    /// slot protected.
     fn find_entry<Q>(
         &self,
         guard: &mut R::Guard<'_>,
+        hash: u64,
         key: &Q,
     ) -> Option<(*mut Node<K, V>, *mut Slot<V>)>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Eq + ?Sized,
     {
-        let hash = self.hash(key);
         let start = self.bucket_for(guard, hash);
-        let at = self.find(guard, start, super::node::entry_key(hash), Some(key));
+        let at = self.find(guard, start, entry_key(hash), Some(key));
         if !at.found {
             return None;
         }
@@ -346,7 +346,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let (_, slot) = self.find_entry(guard, key)?;
+        let (_, slot) = self.find_entry(guard, self.hash(key), key)?;
         // SAFETY: `slot` is protected in the VALUE slot and was installed before it was read
         // (Acquire).
         Some(f(&unsafe { &*slot }.value))
@@ -358,46 +358,39 @@ where
         V: Clone,
     {
         let hash = self.hash(&key);
-        let slot = Box::into_raw(Box::new(Slot { value }));
-        let node = Node::entry(hash, key, slot);
+        let so_key = entry_key(hash);
+        let node = Unpublished::new(hash, key, value);
         loop {
             let start = self.bucket_for(guard, hash);
-            // SAFETY: `node` is unpublished and ours; its key is `Some`.
-            let (so_key, key) =
-                unsafe { ((*node).so_key, (*node).key.as_ref().unwrap_unchecked()) };
-            let at = self.find(guard, start, so_key, Some(key));
+            let at = self.find(guard, start, so_key, Some(node.key()));
             if !at.found {
-                if self.link(&at, node) {
+                if self.link(&at, node.as_ptr()) {
+                    node.published();
                     self.count.add(1);
                     self.grow_if_loaded();
                     return None;
                 }
                 continue;
             }
-            if let Some(previous) = self.replace_value(guard, at.cur, slot) {
-                // SAFETY: `node` was never published; its value slot now lives in the table,
-                // so clear it before freeing the shell.
-                unsafe {
-                    (*node).value.store(ptr::null_mut(), Ordering::Relaxed);
-                    drop(Box::from_raw(node));
-                }
-                return Some(previous);
+            if let Some(old) = self.replace_value(guard, at.cur, node.slot()) {
+                self.retire_value(guard, old);
+                node.free_without_value();
+                // SAFETY: `old` stays protected in the VALUE slot until the guard moves on.
+                return Some(unsafe { &*old }.value.clone());
             }
             // The entry found was being removed: it is marked now; search again.
         }
     }
 
-    /// Installs `slot` as the value of the protected entry `node`; returns a clone of the old
-    /// value, or `None` (installing nothing) if the entry was removed meanwhile.
+    /// Installs `slot` as the value of the protected entry `node`: the old slot, which this
+    /// thread must retire (still protected in the VALUE slot), or `None` (installing nothing)
+    /// if the entry was removed meanwhile.
     fn replace_value(
         &self,
         guard: &mut R::Guard<'_>,
         node: *mut Node<K, V>,
         slot: *mut Slot<V>,
-    ) -> Option<V>
-    where
-        V: Clone,
-    {
+    ) -> Option<*mut Slot<V>> {
         // SAFETY: `node` is protected by the caller.
         let entry = unsafe { &*node };
         loop {
@@ -412,22 +405,18 @@ where
                 .compare_exchange(old, slot, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
             {
-                return Some(self.retire_value(guard, old));
+                return Some(old);
             }
         }
     }
 
-    /// Retires a value slot this thread removed (still protected in the VALUE slot) and returns
-    /// a clone of its value. Retiring first keeps a panicking `Clone` from leaking it.
-    fn retire_value(&self, guard: &mut R::Guard<'_>, old: *mut Slot<V>) -> V
-    where
-        V: Clone,
-    {
+    /// Retires a value slot this thread removed. It stays protected in the VALUE slot, so the
+    /// caller may still clone its value — after everything that may panic is done, so that a
+    /// panicking `Clone` leaks nothing and leaves nothing half done.
+    fn retire_value(&self, guard: &mut R::Guard<'_>, old: *mut Slot<V>) {
         // SAFETY: this thread's CAS or swap removed `old` (invariant 4); it came from
         // `Box::into_raw`, and `V: Send + 'static`.
         unsafe { guard.retire::<Slot<V>, DropBox>(old) };
-        // SAFETY: `old` stays protected in the VALUE slot until the guard moves on.
-        unsafe { &*old }.value.clone()
     }
 
     /// Removes `key`; returns its value. Of concurrent removes of a key, exactly one gets it.
@@ -439,7 +428,7 @@ where
     {
         let hash = self.hash(key);
         loop {
-            let (node, old) = self.find_entry(guard, key)?;
+            let (node, old) = self.find_entry(guard, hash, key)?;
             // SAFETY: `node` is protected by `find_entry`.
             let entry = unsafe { &*node };
             // AcqRel: see "Memory orderings". This is the removal's linearization point.
@@ -455,11 +444,15 @@ where
             entry.mark();
             crate::sync::stall_point("dict::remove::marked");
             self.count.add(-1);
-            let value = self.retire_value(guard, old);
-            // Unlink it (find unlinks marked nodes on its way).
+            self.retire_value(guard, old);
+            // Unlink it: `find` unlinks marked nodes on its way, and passes every entry of this
+            // split-order key without comparing keys (no user code runs). Initializing the
+            // bucket moves the protection of `node` on (review defect 1: reading it after that
+            // was a use-after-free), so nothing below reads it.
             let start = self.bucket_for(guard, hash);
-            self.find(guard, start, entry.so_key, Some(key));
-            return Some(value);
+            self.find(guard, start, entry_key(hash), None::<&Q>);
+            // SAFETY: `old` stays protected in the VALUE slot, which searches do not use.
+            return Some(unsafe { &*old }.value.clone());
         }
     }
 
@@ -475,26 +468,22 @@ where
         V: Clone,
     {
         let hash = self.hash(&key);
-        let so_key = super::node::entry_key(hash);
+        let so_key = entry_key(hash);
         let mut key = Some(key);
         let mut make = Some(make);
         // Once made: our unpublished node, and a clone of its value to return if it wins.
-        let mut made: Option<(*mut Node<K, V>, V)> = None;
+        let mut made: Option<(Unpublished<K, V>, V)> = None;
         loop {
             let start = self.bucket_for(guard, hash);
             let wanted = match (&key, &made) {
                 (Some(key), _) => key,
-                // SAFETY: the key moved into the unpublished node, whose key is `Some`.
-                (None, Some((node, _))) => unsafe { (**node).key.as_ref().unwrap_unchecked() },
+                (None, Some((node, _))) => node.key(),
                 (None, None) => unreachable!("the key is in `key` or in the made node"),
             };
             let at = self.find(guard, start, so_key, Some(wanted));
             if at.found {
                 if let Some(slot) = self.protect_value(guard, at.cur) {
-                    if let Some((node, _)) = made {
-                        // SAFETY: never published: the loser's node and value go.
-                        unsafe { free_unpublished(node) };
-                    }
+                    // The loser's node and value go with `made`.
                     // SAFETY: protected in the VALUE slot.
                     return unsafe { &*slot }.value.clone();
                 }
@@ -502,21 +491,18 @@ where
                 unsafe { &*at.cur }.mark();
                 continue;
             }
-            let node = made
-                .get_or_insert_with(|| {
-                    let value = (make.take().expect("made once"))();
-                    let returned = value.clone();
-                    let slot = Box::into_raw(Box::new(Slot { value }));
-                    (
-                        Node::entry(hash, key.take().expect("moved once"), slot),
-                        returned,
-                    )
-                })
-                .0;
-            if self.link(&at, node) {
+            let (node, _) = made.get_or_insert_with(|| {
+                let value = (make.take().expect("made once"))();
+                let returned = value.clone();
+                let node = Unpublished::new(hash, key.take().expect("moved once"), value);
+                (node, returned)
+            });
+            if self.link(&at, node.as_ptr()) {
+                let (node, returned) = made.expect("made above");
+                node.published();
                 self.count.add(1);
                 self.grow_if_loaded();
-                return made.expect("made above").1;
+                return returned;
             }
         }
     }
@@ -607,19 +593,6 @@ where
             return;
         }
     }
-}
-
-/// Frees a node that was never published, with its value.
-///
-/// # Safety
-/// `node` came from [`Node::entry`], was never linked, and is not used after.
-unsafe fn free_unpublished<K, V>(node: *mut Node<K, V>) {
-    // SAFETY: unpublished, so owned by the caller, as is its value slot.
-    let node = unsafe { Box::from_raw(node) };
-    // Relaxed: owned.
-    let slot = node.value.load(Ordering::Relaxed);
-    // SAFETY: the slot of an unpublished node is its own, never the tombstone.
-    unsafe { free_slot(slot) };
 }
 
 impl<K, V, S, R: Reclaimer> Drop for SplitOrdered<K, V, S, R> {

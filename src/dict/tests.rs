@@ -482,3 +482,5 @@ fn remove_stalled_between_mark_and_unlink<R: Reclaimer>() {
     assert_eq!(remover.join().unwrap(), Some(keys / 2));
     assert_eq!(d.len() as u64, keys / 2 - u64::from(keys / 2 % 2 == 1));
 }
+
+mod review;
