@@ -17,8 +17,10 @@
 //! full position fits, another linearization of the accepted operations might still have one;
 //! the caller then falls back to the general search.
 
+use crate::lincheck::Spec;
 use crate::queue::QueueOp;
 use crate::queue_check::QueueEvent;
+use crate::std_queue::BoundedFifo;
 
 /// The most values the queue holds along `order`, a linearization of `history`.
 pub(crate) fn longest(history: &[QueueEvent], order: &[usize]) -> usize {
@@ -96,10 +98,11 @@ pub(crate) fn place_refusals(
     replays(history, &merged, bound).then_some(merged)
 }
 
-/// Whether `order` respects real time and replays on a FIFO queue of `bound` values with every
-/// operation returning what `history` recorded.
+/// Whether `order` respects real time and replays on [`BoundedFifo`] of `bound` values with
+/// every operation returning what `history` recorded.
 fn replays(history: &[QueueEvent], order: &[usize], bound: usize) -> bool {
-    let mut queue = std::collections::VecDeque::new();
+    let spec = BoundedFifo { bound };
+    let mut state = spec.init();
     let mut latest_invoke = 0;
     for &i in order {
         let event = &history[i];
@@ -107,17 +110,11 @@ fn replays(history: &[QueueEvent], order: &[usize], bound: usize) -> bool {
             return false;
         }
         latest_invoke = latest_invoke.max(event.invoke);
-        let ret = match event.op {
-            QueueOp::Push(v) if queue.len() == bound => Some(v),
-            QueueOp::Push(v) => {
-                queue.push_back(v);
-                None
-            }
-            QueueOp::Pop => queue.pop_front(),
-        };
+        let (after, ret) = spec.step(&state, &event.op);
         if ret != event.ret {
             return false;
         }
+        state = after;
     }
     order.len() == history.len()
 }
@@ -129,7 +126,6 @@ mod tests {
     use crate::lincheck::{self, Event, Spec};
     use crate::queue_check;
     use crate::queue_check::tests::{mutate, simulate};
-    use crate::std_queue::BoundedFifo;
 
     /// This checker's verdict: `Some(true)` accepted with a witness, `None` left to the
     /// general search.
@@ -154,15 +150,18 @@ mod tests {
         )
     }
 
-    #[test]
-    fn a_refusal_goes_where_the_queue_is_full() {
-        // Bound 1: 1 is put, a put of 2 is refused while 1 is in, then 1 is got.
-        let history = [
+    /// Bound 1: 1 is put, a put of 2 is refused while 1 is in, then 1 is got.
+    fn refused_while_full() -> [QueueEvent; 3] {
+        [
             put(0, 1, true, 0, 1),
             put(1, 2, false, 2, 3),
             Event::at(0, QueueOp::Pop, Some(1), 4, 5),
-        ];
-        assert_eq!(decide(&history, 1), Some(true));
+        ]
+    }
+
+    #[test]
+    fn a_refusal_goes_where_the_queue_is_full() {
+        assert_eq!(decide(&refused_while_full(), 1), Some(true));
         // The refusal after the get, with the queue empty again: no full point fits.
         let history = [
             put(0, 1, true, 0, 1),
@@ -171,6 +170,26 @@ mod tests {
         ];
         assert_eq!(decide(&history, 1), None);
         assert!(lincheck::check(&BoundedFifo { bound: 1 }, &history).is_err());
+    }
+
+    #[test]
+    fn a_replay_rejects_wrong_returns_and_real_time() {
+        let history = refused_while_full();
+        assert!(replays(&history, &[0, 1, 2], 1));
+        // With room for 2, its put is not refused.
+        assert!(!replays(&history, &[0, 1, 2], 2));
+        // An order that leaves an operation out.
+        assert!(!replays(&history, &[0, 1], 1));
+        // Two values put, then the younger one got first.
+        let history = [
+            put(0, 1, true, 0, 1),
+            put(0, 2, true, 2, 3),
+            Event::at(1, QueueOp::Pop, Some(2), 4, 5),
+        ];
+        assert!(!replays(&history, &[0, 1, 2], 2));
+        // The two puts replay in either order, but the second began after the first ended.
+        assert!(replays(&history[..2], &[0, 1], 2));
+        assert!(!replays(&history[..2], &[1, 0], 2));
     }
 
     /// On random histories of a bounded queue (some changed so that they may not be

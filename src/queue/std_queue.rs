@@ -9,8 +9,8 @@
 //!
 //! Tasks are counted as `puts − done`: `done` counts `task_done` calls and the values an
 //! immediate shutdown discarded; `puts`, the successful puts, is the ring's `tail` turned into
-//! a count (so a put and a get on the ring touch no counter at all), or a counter raised
-//! before the value becomes visible in the linked storage. `task_done` raises `done` only while
+//! a count (so a put and a get on the ring touch no counter at all), or the linked storage's
+//! counter, raised before the value becomes visible. `task_done` raises `done` only while
 //! it is below `puts`; `join` sleeps until it is not.
 //!
 //! Getters, putters and joiners sleep on [`EventCount`](crate::event_count)s. A successful put
@@ -101,8 +101,6 @@ enum Storage<T, R: Reclaimer> {
 pub struct StdConcurrentQueue<T, R: Reclaimer = DefaultReclaimer> {
     storage: Storage<T, R>,
     maxsize: usize,
-    /// Successful puts, for the linked storage (a ring counts them by its `tail`).
-    puts: CachePadded<AtomicUsize>,
     /// `task_done` calls plus values an immediate shutdown discarded (invariant 2).
     done: CachePadded<AtomicUsize>,
     /// Set by an immediate shutdown: gets fail and `join` returns.
@@ -143,7 +141,6 @@ impl<T: Send + 'static, R: Reclaimer> StdConcurrentQueue<T, R> {
         Self {
             storage,
             maxsize,
-            puts: CachePadded::new(AtomicUsize::new(0)),
             done: CachePadded::new(AtomicUsize::new(0)),
             released: AtomicBool::new(false),
             getters: EventCount::default(),
@@ -240,8 +237,6 @@ impl<T: Send + 'static, R: Reclaimer> StdConcurrentQueue<T, R> {
                     Reservation::Full => return Err(Refused::Full(value)),
                     Reservation::Closed => return Err(Refused::Closed(value)),
                 }
-                // SeqCst: read by `task_done` and `join` with the ring's `tail` (see `puts`).
-                self.puts.fetch_add(1, Ordering::SeqCst);
                 if let Err(refused) = linked.push(value) {
                     // An early `task_done` from the user may have taken this put's count.
                     let _ = self.finish_tasks(1);
@@ -409,12 +404,11 @@ impl<T: Send + 'static, R: Reclaimer> StdConcurrentQueue<T, R> {
         self.finish_tasks(1)
     }
 
-    /// Successful puts so far.
+    /// Puts counted so far (invariant 2).
     fn puts(&self) -> usize {
         match &self.storage {
             Storage::Ring(ring) => ring.pushed(),
-            // SeqCst: as the ring's count, read in `finish_tasks` and `join`.
-            Storage::Linked(_) => self.puts.load(Ordering::SeqCst),
+            Storage::Linked(linked) => linked.pushed(),
         }
     }
 

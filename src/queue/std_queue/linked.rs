@@ -7,6 +7,10 @@
 //! values in the queue never exceed the counter. The price is the weaker linearizability the
 //! queue's module doc states for this storage: while a put or get is between its two steps, a
 //! `put_nowait` may be refused as full with fewer than `bound` values visible to gets.
+//!
+//! It also counts the puts for the queue's task count: a push raises the count before its
+//! value becomes visible, so a put counts before its value can be got (the queue's
+//! invariant 2).
 
 use super::super::{ConcurrentQueue, PopError, Popped, QueueMode};
 use crate::reclaim::Reclaimer;
@@ -26,6 +30,8 @@ pub(super) struct Linked<T, R: Reclaimer> {
     bound: usize,
     /// Values in the queue plus puts that reserved a slot and have not pushed yet.
     slots: CachePadded<AtomicUsize>,
+    /// Pushes begun: the successful ones, and any a shutdown refused after counting it.
+    puts: CachePadded<AtomicUsize>,
 }
 
 impl<T: Send + 'static, R: Reclaimer> Linked<T, R> {
@@ -35,6 +41,7 @@ impl<T: Send + 'static, R: Reclaimer> Linked<T, R> {
             values: ConcurrentQueue::with_mode_and_reclaimer(QueueMode::Segmented),
             bound,
             slots: CachePadded::new(AtomicUsize::new(0)),
+            puts: CachePadded::new(AtomicUsize::new(0)),
         }
     }
 
@@ -64,9 +71,12 @@ impl<T: Send + 'static, R: Reclaimer> Linked<T, R> {
         Reservation::Full
     }
 
-    /// Pushes a value whose slot was reserved; after a shutdown, gives the slot back and
-    /// returns the value.
+    /// Counts the put, then pushes a value whose slot was reserved; after a shutdown, gives
+    /// the slot back and returns the value, still counted (the caller finishes its task).
     pub(super) fn push(&self, value: T) -> Result<(), T> {
+        // SeqCst: the count `pushed` reads with a SeqCst load for the queue's `task_done` and
+        // `join`, as the ring's `tail`.
+        self.puts.fetch_add(1, Ordering::SeqCst);
         self.values.push(value).map_err(|refused| {
             self.release();
             refused.into_inner()
@@ -117,6 +127,14 @@ impl<T: Send + 'static, R: Reclaimer> Linked<T, R> {
             self.release();
         }
         remaining
+    }
+
+    /// Pushes begun so far (see `puts`): the queue's count of puts.
+    pub(super) fn pushed(&self) -> usize {
+        // SeqCst: as the ring's `pushed`: read after a `SeqCst` RMW on the task count by
+        // `task_done`, and by `join`'s re-check, which the fence-free notify of the joiners
+        // pairs with.
+        self.puts.load(Ordering::SeqCst)
     }
 
     pub(super) fn len(&self) -> usize {
