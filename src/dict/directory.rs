@@ -6,7 +6,7 @@
 //! directory can address every bucket index a `usize` holds; the table stops doubling at
 //! [`MAX_BUCKETS`] (2^48), far beyond any memory this runs on.
 
-use super::node::Node;
+use super::node::Link;
 use crate::sync::{AtomicPtr, Ordering};
 use std::ptr;
 
@@ -15,8 +15,8 @@ pub(super) const MAX_BUCKETS: usize = 1 << 48;
 
 const SEGMENTS: usize = usize::BITS as usize;
 
-pub(super) struct Directory<K, V> {
-    segments: [AtomicPtr<AtomicPtr<Node<K, V>>>; SEGMENTS],
+pub(super) struct Directory {
+    segments: [AtomicPtr<AtomicPtr<Link>>; SEGMENTS],
 }
 
 /// Which segment holds `bucket`, and where in it.
@@ -37,20 +37,19 @@ fn segment_len(segment: usize) -> usize {
     }
 }
 
-fn new_segment<K, V>(len: usize) -> *mut AtomicPtr<Node<K, V>> {
-    let cells: Box<[AtomicPtr<Node<K, V>>]> =
-        (0..len).map(|_| AtomicPtr::new(ptr::null_mut())).collect();
+fn new_segment(len: usize) -> *mut AtomicPtr<Link> {
+    let cells: Box<[AtomicPtr<Link>]> = (0..len).map(|_| AtomicPtr::new(ptr::null_mut())).collect();
     Box::into_raw(cells).cast()
 }
 
 /// # Safety
 /// `cells` came from `new_segment(len)` and is not used after.
-unsafe fn free_segment<K, V>(cells: *mut AtomicPtr<Node<K, V>>, len: usize) {
+unsafe fn free_segment(cells: *mut AtomicPtr<Link>, len: usize) {
     // SAFETY: rebuilds exactly the boxed slice `new_segment` leaked.
     drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(cells, len)) });
 }
 
-impl<K, V> Directory<K, V> {
+impl Directory {
     pub(super) fn new() -> Self {
         Self {
             segments: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
@@ -58,7 +57,7 @@ impl<K, V> Directory<K, V> {
     }
 
     /// The dummy of `bucket`, or null if the bucket was not initialized yet.
-    pub(super) fn get(&self, bucket: usize) -> *mut Node<K, V> {
+    pub(super) fn get(&self, bucket: usize) -> *mut Link {
         let (segment, index) = locate(bucket);
         // Acquire: pairs with the Release CAS in `set`, so the segment's cells are initialized.
         let cells = self.segments[segment].load(Ordering::Acquire);
@@ -74,7 +73,7 @@ impl<K, V> Directory<K, V> {
 
     /// Records `dummy` as the dummy of `bucket`. Every caller for one bucket passes the same
     /// node (the one linked into the list), so racing stores agree.
-    pub(super) fn set(&self, bucket: usize, dummy: *mut Node<K, V>) {
+    pub(super) fn set(&self, bucket: usize, dummy: *mut Link) {
         let (segment, index) = locate(bucket);
         let slot = &self.segments[segment];
         // Acquire: as in `get`.
@@ -98,7 +97,7 @@ impl<K, V> Directory<K, V> {
     }
 }
 
-impl<K, V> Drop for Directory<K, V> {
+impl Drop for Directory {
     fn drop(&mut self) {
         for (segment, slot) in self.segments.iter().enumerate() {
             // Relaxed: `&mut self` is exclusive.

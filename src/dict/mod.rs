@@ -21,7 +21,7 @@
 //!   still hold `&V`. `get_with` reads in place.
 //!
 //! # Reclamation
-//! Removed nodes and replaced values are retired through `R` (epochs by default); nothing is
+//! Removed and replaced entries are retired through `R` (epochs by default); nothing is
 //! freed while a reader may hold it.
 
 mod counter;

@@ -1,34 +1,34 @@
-//! List nodes of the split-ordered list, their split-order keys, and the tagged pointers the
-//! list uses (the deletion mark on `next`, the tombstone in `value`).
+//! Nodes of the split-ordered list, their split-order keys, and the deletion mark.
+//!
+//! Every node starts with a [`Link`]: a bucket's dummy is a bare `Link` (even `so_key`), an
+//! entry is an [`Entry`] (odd `so_key`), one allocation holding the link, the key and the value.
+//! Both are `repr(C)` with the link first, so a `*mut Link` of an entry is the entry's address,
+//! and it is cast back once the odd key shows it is one.
 
 use crate::sync::{AtomicPtr, Ordering};
-use std::mem::align_of;
 use std::ptr;
 
 /// Bit 0 of a `next` pointer: the node holding that `next` is deleted and may be unlinked.
 const MARK: usize = 1;
 
-/// A value on the heap. The alignment keeps bit 0 of every value pointer clear for the
-/// tombstone, also for zero-sized and byte-aligned values.
-#[repr(align(2))]
-pub(super) struct Slot<V> {
+/// What every node of the list starts with.
+#[repr(C)]
+pub(super) struct Link {
+    /// The split-order key: the list is sorted by it. Even for dummies, odd for entries.
+    pub(super) so_key: u64,
+    /// The next node, with [`MARK`] set once this node is deleted. Never changes once marked.
+    pub(super) next: AtomicPtr<Link>,
+}
+
+/// An entry: key and value never change; replacing a value links a new entry.
+#[repr(C)]
+pub(super) struct Entry<K, V> {
+    pub(super) link: Link,
+    pub(super) key: K,
     pub(super) value: V,
 }
 
-const _: () = assert!(align_of::<Slot<()>>() >= 2 && align_of::<AtomicPtr<()>>() >= 2);
-
-/// A node of the list: a bucket's dummy (`key` is `None`, `value` null, even `so_key`) or an
-/// entry (odd `so_key`).
-pub(super) struct Node<K, V> {
-    /// The split-order key: the list is sorted by it.
-    pub(super) so_key: u64,
-    /// The next node, with [`MARK`] set once this node is deleted. Never changes once marked.
-    pub(super) next: AtomicPtr<Node<K, V>>,
-    pub(super) key: Option<K>,
-    /// The entry's value, or [`tombstone`] once it was removed (the removal's linearization
-    /// point). Null for dummies.
-    pub(super) value: AtomicPtr<Slot<V>>,
-}
+const _: () = assert!(std::mem::align_of::<Link>() >= 2);
 
 /// The split-order key of an entry whose key hashes to `hash`: odd, so that it sorts after its
 /// bucket's dummy and before the next bucket's.
@@ -39,11 +39,6 @@ pub(super) fn entry_key(hash: u64) -> u64 {
 /// The split-order key of bucket `bucket`'s dummy: even.
 pub(super) fn dummy_key(bucket: usize) -> u64 {
     (bucket as u64).reverse_bits()
-}
-
-/// The value pointer of a removed entry.
-pub(super) fn tombstone<V>() -> *mut Slot<V> {
-    ptr::without_provenance_mut(1)
 }
 
 pub(super) fn is_marked<T>(ptr: *mut T) -> bool {
@@ -58,103 +53,88 @@ pub(super) fn unmarked<T>(ptr: *mut T) -> *mut T {
     ptr.map_addr(|a| a & !MARK)
 }
 
-impl<K, V> Node<K, V> {
+impl Link {
+    pub(super) fn is_entry(&self) -> bool {
+        self.so_key & 1 == 1
+    }
+
+    /// A new dummy for `bucket`, not linked yet.
     pub(super) fn dummy(bucket: usize) -> *mut Self {
         Box::into_raw(Box::new(Self {
             so_key: dummy_key(bucket),
             next: AtomicPtr::new(ptr::null_mut()),
-            key: None,
-            value: AtomicPtr::new(ptr::null_mut()),
         }))
-    }
-
-    pub(super) fn entry(hash: u64, key: K, value: *mut Slot<V>) -> *mut Self {
-        Box::into_raw(Box::new(Self {
-            so_key: entry_key(hash),
-            next: AtomicPtr::new(ptr::null_mut()),
-            key: Some(key),
-            value: AtomicPtr::new(value),
-        }))
-    }
-
-    /// Marks the node deleted (idempotent): from now on its `next` never changes.
-    pub(super) fn mark(&self) {
-        // Relaxed: a candidate; the CAS below decides.
-        let mut next = self.next.load(Ordering::Relaxed);
-        while !is_marked(next) {
-            // Release: a traversal that sees the mark (Acquire) also sees the tombstone stored
-            // before it. Failure Relaxed: retry with the fresh value.
-            match self.next.compare_exchange_weak(
-                next,
-                marked(next),
-                Ordering::Release, // pairs with the Acquire loads of `next` in traversals
-                Ordering::Relaxed, // a failure only retries
-            ) {
-                Ok(_) => return,
-                Err(now) => next = now,
-            }
-        }
     }
 }
 
-/// An entry node not linked yet, owned by the thread that made it. Dropped — a lost race, or a
-/// panic in user code (`Eq`, `Clone`) before the link — it frees the node with its key and
+/// The entry `link` starts.
+///
+/// # Safety
+/// `link` points to the link of a live [`Entry<K, V>`] (its `so_key` is odd) and was derived
+/// from the pointer of the whole entry.
+pub(super) unsafe fn entry<'a, K, V>(link: *mut Link) -> &'a Entry<K, V> {
+    // SAFETY: the caller's conditions; `repr(C)` puts the link at the entry's address.
+    unsafe { &*link.cast::<Entry<K, V>>() }
+}
+
+/// Frees a node that is no longer reachable: a dummy or an entry, told apart by its key.
+///
+/// # Safety
+/// `link` came from [`Link::dummy`] or [`Unpublished::new`] (as `Entry<K, V>`), nothing can
+/// reach it any more, and it is freed once.
+pub(super) unsafe fn free_node<K, V>(link: *mut Link) {
+    // SAFETY: the caller's conditions: a live node, owned here.
+    if unsafe { &*link }.is_entry() {
+        // SAFETY: an entry, allocated as one box.
+        drop(unsafe { Box::from_raw(link.cast::<Entry<K, V>>()) });
+    } else {
+        // SAFETY: a dummy, allocated as a bare link.
+        drop(unsafe { Box::from_raw(link) });
+    }
+}
+
+/// An entry not linked yet, owned by the thread that made it. Dropped — a lost race, or a
+/// panic in user code (`Eq`, `Clone`) before the link — it frees the entry with its key and
 /// value, so an unwinding insert leaks nothing.
-pub(super) struct Unpublished<K, V>(*mut Node<K, V>);
+pub(super) struct Unpublished<K, V>(*mut Entry<K, V>);
 
 impl<K, V> Unpublished<K, V> {
     pub(super) fn new(hash: u64, key: K, value: V) -> Self {
-        let slot = Box::into_raw(Box::new(Slot { value }));
-        Self(Node::entry(hash, key, slot))
+        Self(Box::into_raw(Box::new(Entry {
+            link: Link {
+                so_key: entry_key(hash),
+                next: AtomicPtr::new(ptr::null_mut()),
+            },
+            key,
+            value,
+        })))
     }
 
-    pub(super) fn as_ptr(&self) -> *mut Node<K, V> {
-        self.0
+    /// The entry's link, to be linked.
+    pub(super) fn as_link(&self) -> *mut Link {
+        self.0.cast()
     }
 
     pub(super) fn key(&self) -> &K {
-        // SAFETY: the node is owned until published; an entry's key is `Some`.
-        unsafe { (*self.0).key.as_ref().unwrap_unchecked() }
+        // SAFETY: the entry is owned until published.
+        &unsafe { &*self.0 }.key
     }
 
-    /// The node's value slot.
-    pub(super) fn slot(&self) -> *mut Slot<V> {
-        // SAFETY: owned, as above. Relaxed: nobody else has seen the node.
-        unsafe { &*self.0 }.value.load(Ordering::Relaxed)
+    /// Points the entry at `next`, ahead of the CAS that publishes it.
+    pub(super) fn set_next(&self, next: *mut Link) {
+        // SAFETY: owned, as above. Relaxed: the publishing CAS (Release) carries it.
+        unsafe { &*self.0 }.link.next.store(next, Ordering::Relaxed);
     }
 
-    /// The node was linked: the list owns it now.
+    /// The entry was linked: the list owns it now.
     pub(super) fn published(self) {
         std::mem::forget(self);
-    }
-
-    /// The node's value slot went into another entry: frees the node and its key only.
-    pub(super) fn free_without_value(self) {
-        // SAFETY: owned, as above. Relaxed: as above.
-        unsafe { &*self.0 }
-            .value
-            .store(ptr::null_mut(), Ordering::Relaxed);
     }
 }
 
 impl<K, V> Drop for Unpublished<K, V> {
     fn drop(&mut self) {
-        // SAFETY: never published, so owned here; it came from `Box::into_raw` in `entry`.
-        let node = unsafe { Box::from_raw(self.0) };
-        // Relaxed: owned.
-        let slot = node.value.load(Ordering::Relaxed);
-        if !slot.is_null() {
-            // SAFETY: an unpublished node's slot is its own (or null once given away).
-            unsafe { free_slot(slot) };
-        }
+        // SAFETY: never published, so owned here; it came from `Box::into_raw` in `new`.
+        drop(unsafe { Box::from_raw(self.0) });
     }
-}
-
-/// Frees a value slot that never was, or no longer is, reachable.
-///
-/// # Safety
-/// `slot` came from `Box::into_raw`, is not the tombstone or null, and nothing uses it after.
-pub(super) unsafe fn free_slot<V>(slot: *mut Slot<V>) {
-    // SAFETY: the caller's conditions.
-    drop(unsafe { Box::from_raw(slot) });
 }

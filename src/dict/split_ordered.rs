@@ -9,19 +9,20 @@
 //! `b + size` splits off from bucket `b` simply by getting its own dummy inserted into the list
 //! (lazily, by the first operation that needs it, after its parent `b`): no entry ever moves.
 //!
-//! Removal sets the entry's value to a tombstone (the linearization point), then marks its
-//! `next` (Harris's logical deletion) and unlinks it; any traversal that meets a marked node
-//! unlinks it too, and whoever unlinks it retires it.
+//! An entry is one allocation (`node.rs`) whose key and value never change. Removal marks the
+//! entry's `next` (Harris's logical deletion: the linearization point) and unlinks it.
+//! Replacing a value is one CAS too: it marks the old entry's `next` *and* points it at a new
+//! entry carrying the new value, whose own `next` is the old successor — so the old entry is
+//! deleted and its successor linked in the same instant. Any traversal that meets a marked node
+//! unlinks it, whoever unlinks it retires it.
 //!
 //! # Invariants
 //! 1. The list is sorted by `so_key`; dummies are never removed, so a dummy is a safe place to
 //!    start a traversal without protection.
-//! 2. An entry is present iff it is linked, unmarked and its value is not the tombstone; a key
-//!    has at most one present entry.
+//! 2. An entry is present iff it is linked and unmarked; a key has at most one present entry
+//!    (a replacing entry becomes reachable exactly when its predecessor is marked).
 //! 3. A node's `next` is never changed once marked; a node is unlinked only after it was marked,
 //!    and retired exactly once, by the thread whose CAS unlinked it.
-//! 4. A value slot leaves `value` only through one successful CAS or swap, and that thread
-//!    retires it.
 //!
 //! # Progress
 //! Lock-free: every retry follows another thread's successful CAS. Every traversal,
@@ -30,22 +31,28 @@
 //! instead met the node forever: `a_remove_stalled_between_mark_and_unlink_blocks_nobody`).
 //!
 //! # Reclamation
-//! Through `R`. Traversals use the hazard-pointer discipline with three slots: the previous
-//! node, the current node (each validated by re-reading the previous node's `next`, which also
-//! fails if the previous node was marked), and the value being read. Both go through
-//! `Guard::protect_from`, which hands back the pointer of the validating load: an address can be
-//! freed and reused between the first load and the validation.
+//! Through `R`. Traversals use the hazard-pointer discipline with two slots: the previous
+//! node and the current node, each validated by re-reading the previous node's `next` (which
+//! also fails if the previous node was marked), through `Guard::protect_from`, which hands back
+//! the pointer of the validating load: an address can be freed and reused between the first
+//! load and the validation. A remove moves its entry's protection to the third slot, which no
+//! search uses, so that it may still read the entry while it searches to unlink it.
 //!
 //! # Memory orderings
-//! * Linking CAS on `next`: `Release` publishes the new node; every load of `next` is `Acquire`.
-//! * Value CAS/swap: `AcqRel`: Release publishes the new slot, Acquire takes over the old one
-//!   (to clone it for the caller); value loads are `Acquire`.
-//! * Unlinking CAS: `Release` (the successor was already published); failures are `Relaxed`
-//!   and restart from a protected load.
+//! * Linking CAS on `next` (an insert, a replace, a dummy): `Release` publishes the new node;
+//!   every load of `next` is `Acquire`.
+//! * Marking CAS (a remove): `Relaxed`. It publishes nothing; a traversal that reads the marked
+//!   pointer still synchronizes with the CAS that linked the successor, because an RMW continues
+//!   the release sequence of the store it replaces.
+//! * Unlinking CAS: `Release`, so that whoever loads the successor from the predecessor sees it
+//!   initialized even if it never read the marked node; failures are `Relaxed` and restart
+//!   from a protected load.
 
 use super::counter::StripedCounter;
 use super::directory::{Directory, MAX_BUCKETS};
-use super::node::{entry_key, free_slot, is_marked, tombstone, unmarked, Node, Slot, Unpublished};
+use super::node::{
+    entry, entry_key, free_node, is_marked, marked, unmarked, Entry, Link, Unpublished,
+};
 use crate::reclaim::{DropBox, Guard, Reclaimer};
 use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
 use crate::unwind::Teardown;
@@ -69,25 +76,25 @@ const LINK: Ordering = if cfg!(concurrency_mutant = "link_without_release") {
 /// Guard slots (see "Reclamation").
 const PREV: usize = 0;
 const CUR: usize = 1;
-const VALUE: usize = 2;
+const KEPT: usize = 2;
 
 /// Where a search ended: `cur` is the first node not before the target (null at the end), and
 /// `prev` the node whose `next` held it. Both protected; `found` says whether `cur` is the
 /// target.
-struct Position<K, V> {
-    prev: *mut Node<K, V>,
-    cur: *mut Node<K, V>,
+struct Position {
+    prev: *mut Link,
+    cur: *mut Link,
     found: bool,
 }
 
 pub(super) struct SplitOrdered<K, V, S, R: Reclaimer> {
-    directory: Directory<K, V>,
+    directory: Directory,
     /// The bucket count, a power of two.
     size: AtomicUsize,
     count: StripedCounter,
     hasher: S,
     pub(super) reclaimer: R,
-    owns: PhantomData<Box<Node<K, V>>>,
+    owns: PhantomData<Box<Entry<K, V>>>,
 }
 
 // SAFETY: entries move between threads (`K, V: Send`) and are read through `&` from several
@@ -112,7 +119,7 @@ where
     /// A table with `buckets` buckets (a power of two) and `stripes` counter cells.
     pub(super) fn new(buckets: usize, stripes: usize, hasher: S) -> Self {
         let directory = Directory::new();
-        directory.set(0, Node::dummy(0));
+        directory.set(0, Link::dummy(0));
         Self {
             directory,
             size: AtomicUsize::new(buckets.next_power_of_two().min(MAX_BUCKETS)),
@@ -132,21 +139,28 @@ where
     }
 
     /// The dummy heading `hash`'s bucket, initializing the bucket (and its parents) if needed.
-    fn bucket_for(&self, guard: &mut R::Guard<'_>, hash: u64) -> *mut Node<K, V> {
+    fn bucket_for(&self, guard: &mut R::Guard<'_>, hash: u64) -> *mut Link {
         // Relaxed: a stale size only means starting from a coarser bucket, which is correct.
         let size = self.size.load(Ordering::Relaxed);
         self.bucket(guard, hash as usize & (size - 1))
     }
 
-    fn bucket(&self, guard: &mut R::Guard<'_>, bucket: usize) -> *mut Node<K, V> {
+    fn bucket(&self, guard: &mut R::Guard<'_>, bucket: usize) -> *mut Link {
         let dummy = self.directory.get(bucket);
         if !dummy.is_null() {
             return dummy;
         }
+        self.initialize(guard, bucket)
+    }
+
+    /// Links the dummy of `bucket` after its parent's (out of line: once per bucket).
+    #[cold]
+    #[inline(never)]
+    fn initialize(&self, guard: &mut R::Guard<'_>, bucket: usize) -> *mut Link {
         // The parent: the bucket with the highest bit cleared (bucket 0 always exists).
         let parent_bucket = bucket & !(1 << (usize::BITS - 1 - bucket.leading_zeros()));
         let parent = self.bucket(guard, parent_bucket);
-        let fresh = Node::<K, V>::dummy(bucket);
+        let fresh = Link::dummy(bucket);
         // SAFETY: `fresh` is ours until linked.
         let so_key = unsafe { (*fresh).so_key };
         let dummy = loop {
@@ -165,7 +179,7 @@ where
     }
 
     /// Links the unpublished `node` between `at.prev` and `at.cur`; false if they changed.
-    fn link(&self, at: &Position<K, V>, node: *mut Node<K, V>) -> bool {
+    fn link(&self, at: &Position, node: *mut Link) -> bool {
         // SAFETY: `node` is unpublished, so this thread has it to itself. Relaxed: the linking
         // CAS below publishes it.
         unsafe { (*node).next.store(at.cur, Ordering::Relaxed) };
@@ -180,11 +194,7 @@ where
     /// Protects `cur`, just loaded from `prev.next`, in the CUR slot: the validated pointer, or
     /// `None` if `cur` is a deletion mark or `prev.next` moved on meanwhile (`prev` was marked
     /// or its successor changed), and the traversal must start over.
-    fn protect_cur(
-        guard: &mut R::Guard<'_>,
-        prev: *mut Node<K, V>,
-        cur: *mut Node<K, V>,
-    ) -> Option<*mut Node<K, V>> {
+    fn protect_cur(guard: &mut R::Guard<'_>, prev: *mut Link, cur: *mut Link) -> Option<*mut Link> {
         if is_marked(cur) {
             return None;
         }
@@ -199,10 +209,10 @@ where
     /// meanwhile — another thread changed the list, and the traversal must start over.
     fn unlink(
         guard: &mut R::Guard<'_>,
-        prev_next: &AtomicPtr<Node<K, V>>,
-        cur: *mut Node<K, V>,
-        marked_next: *mut Node<K, V>,
-    ) -> Option<*mut Node<K, V>> {
+        prev_next: &AtomicPtr<Link>,
+        cur: *mut Link,
+        marked_next: *mut Link,
+    ) -> Option<*mut Link> {
         let next = unmarked(marked_next);
         // Release: see "Memory orderings". Failure Relaxed: start over.
         prev_next
@@ -213,21 +223,22 @@ where
                 Ordering::Relaxed, // a failure restarts from a protected load
             )
             .ok()?;
-        // SAFETY: this thread's CAS unlinked the marked `cur` (invariant 3); it came from
-        // `Box::into_raw`; its value is the tombstone.
-        unsafe { guard.retire::<Node<K, V>, DropBox>(cur) };
+        // SAFETY: this thread's CAS unlinked the marked `cur` (invariant 3); only entries are
+        // ever marked, and an entry is one box.
+        unsafe { guard.retire::<Entry<K, V>, DropBox>(cur.cast()) };
         Some(next)
     }
 
-    /// Searches from the dummy `start` for `so_key` (and, for entries, `key`), unlinking and
+    /// Searches from the dummy `start` for `so_key` and, for an entry, `key` (`None` finds only
+    /// a dummy, and passes every entry of `so_key` without comparing keys), unlinking and
     /// retiring deleted nodes on the way.
     fn find<Q>(
         &self,
         guard: &mut R::Guard<'_>,
-        start: *mut Node<K, V>,
+        start: *mut Link,
         so_key: u64,
         key: Option<&Q>,
-    ) -> Position<K, V>
+    ) -> Position
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
@@ -272,10 +283,12 @@ where
                     };
                 }
                 if node.so_key == so_key {
-                    let matches = match (key, &node.key) {
-                        (Some(wanted), Some(have)) => have.borrow() == wanted,
-                        (None, None) => true,
-                        _ => false,
+                    let matches = match key {
+                        // SAFETY: an odd key is an entry's; protected, as above.
+                        Some(wanted) => {
+                            node.is_entry() && unsafe { entry::<K, V>(cur) }.key.borrow() == wanted
+                        }
+                        None => !node.is_entry(),
                     };
                     if matches {
                         return Position {
@@ -293,46 +306,15 @@ where
         }
     }
 
-    /// Finds the present entry for `key` (which hashes to `hash`), returning it with its value
-    /// slot protected.
-    fn find_entry<Q>(
-        &self,
-        guard: &mut R::Guard<'_>,
-        hash: u64,
-        key: &Q,
-    ) -> Option<(*mut Node<K, V>, *mut Slot<V>)>
+    /// Finds the present entry for `key` (which hashes to `hash`), protected in the CUR slot.
+    fn find_entry<Q>(&self, guard: &mut R::Guard<'_>, hash: u64, key: &Q) -> Option<Position>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
         let start = self.bucket_for(guard, hash);
         let at = self.find(guard, start, entry_key(hash), Some(key));
-        if !at.found {
-            return None;
-        }
-        let slot = self.protect_value(guard, at.cur)?;
-        Some((at.cur, slot))
-    }
-
-    /// Protects the value of the protected entry `node`; `None` if it is the tombstone.
-    fn protect_value(
-        &self,
-        guard: &mut R::Guard<'_>,
-        node: *mut Node<K, V>,
-    ) -> Option<*mut Slot<V>> {
-        // SAFETY: `node` is protected by the caller.
-        let value = &unsafe { &*node }.value;
-        // Acquire: pairs with the AcqRel CAS that installed the slot.
-        let mut slot = value.load(Ordering::Acquire);
-        loop {
-            if slot == tombstone() {
-                return None;
-            }
-            match guard.protect_from(VALUE, slot, value) {
-                Ok(protected) => return Some(protected),
-                Err(now) => slot = now,
-            }
-        }
+        at.found.then_some(at)
     }
 
     /// Calls `f` on the value of `key`, if present.
@@ -346,10 +328,9 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let (_, slot) = self.find_entry(guard, self.hash(key), key)?;
-        // SAFETY: `slot` is protected in the VALUE slot and was installed before it was read
-        // (Acquire).
-        Some(f(&unsafe { &*slot }.value))
+        let at = self.find_entry(guard, self.hash(key), key)?;
+        // SAFETY: a found node is an entry, protected in the CUR slot.
+        Some(f(&unsafe { entry::<K, V>(at.cur) }.value))
     }
 
     /// Inserts or replaces; returns the previous value.
@@ -364,7 +345,7 @@ where
             let start = self.bucket_for(guard, hash);
             let at = self.find(guard, start, so_key, Some(node.key()));
             if !at.found {
-                if self.link(&at, node.as_ptr()) {
+                if self.link(&at, node.as_link()) {
                     node.published();
                     self.count.add(1);
                     self.grow_if_loaded();
@@ -372,51 +353,33 @@ where
                 }
                 continue;
             }
-            if let Some(old) = self.replace_value(guard, at.cur, node.slot()) {
-                self.retire_value(guard, old);
-                node.free_without_value();
-                // SAFETY: `old` stays protected in the VALUE slot until the guard moves on.
-                return Some(unsafe { &*old }.value.clone());
+            // SAFETY: a found node is an entry, protected in the CUR slot.
+            let old = unsafe { entry::<K, V>(at.cur) };
+            // Acquire: pairs with the CAS that linked the successor, which the new entry
+            // passes on to its readers through the Release below.
+            let succ = old.link.next.load(Ordering::Acquire);
+            if is_marked(succ) {
+                continue; // removed or replaced meanwhile: search again
             }
-            // The entry found was being removed: it is marked now; search again.
-        }
-    }
-
-    /// Installs `slot` as the value of the protected entry `node`: the old slot, which this
-    /// thread must retire (still protected in the VALUE slot), or `None` (installing nothing)
-    /// if the entry was removed meanwhile.
-    fn replace_value(
-        &self,
-        guard: &mut R::Guard<'_>,
-        node: *mut Node<K, V>,
-        slot: *mut Slot<V>,
-    ) -> Option<*mut Slot<V>> {
-        // SAFETY: `node` is protected by the caller.
-        let entry = unsafe { &*node };
-        loop {
-            let Some(old) = self.protect_value(guard, node) else {
-                entry.mark();
-                return None;
-            };
-            // AcqRel: see "Memory orderings". Failure Relaxed: `protect_value` re-reads.
-            if entry
-                .value
-                // AcqRel pairs with the Acquire loads of `value`; Relaxed failure re-reads.
-                .compare_exchange(old, slot, Ordering::AcqRel, Ordering::Relaxed)
+            node.set_next(succ);
+            // The replacing CAS: marks `old` and links the new entry after it. LINK: Release
+            // publishes the new entry (see "Memory orderings"). Failure Relaxed: search again.
+            if old
+                .link
+                .next
+                .compare_exchange(succ, marked(node.as_link()), LINK, Ordering::Relaxed)
                 .is_ok()
             {
-                return Some(old);
+                let replacement = node.as_link();
+                node.published();
+                // SAFETY: `at.prev` is protected, or a dummy.
+                let prev_next = &unsafe { &*at.prev }.next;
+                // Unlinking now saves the next reader the step; if it fails, a traversal did.
+                let _ = Self::unlink(guard, prev_next, at.cur, marked(replacement));
+                // SAFETY: `old` stays protected in the CUR slot: retired or not, it lives.
+                return Some(old.value.clone());
             }
         }
-    }
-
-    /// Retires a value slot this thread removed. It stays protected in the VALUE slot, so the
-    /// caller may still clone its value — after everything that may panic is done, so that a
-    /// panicking `Clone` leaks nothing and leaves nothing half done.
-    fn retire_value(&self, guard: &mut R::Guard<'_>, old: *mut Slot<V>) {
-        // SAFETY: this thread's CAS or swap removed `old` (invariant 4); it came from
-        // `Box::into_raw`, and `V: Send + 'static`.
-        unsafe { guard.retire::<Slot<V>, DropBox>(old) };
     }
 
     /// Removes `key`; returns its value. Of concurrent removes of a key, exactly one gets it.
@@ -428,31 +391,39 @@ where
     {
         let hash = self.hash(key);
         loop {
-            let (node, old) = self.find_entry(guard, hash, key)?;
-            // SAFETY: `node` is protected by `find_entry`.
-            let entry = unsafe { &*node };
-            // AcqRel: see "Memory orderings". This is the removal's linearization point.
-            // Failure Relaxed: look again.
-            if entry
-                .value
-                // AcqRel pairs with the Acquire loads of `value`; Relaxed failure re-reads.
-                .compare_exchange(old, tombstone(), Ordering::AcqRel, Ordering::Relaxed)
+            let at = self.find_entry(guard, hash, key)?;
+            // SAFETY: a found node is an entry, protected in the CUR slot.
+            let removed = unsafe { entry::<K, V>(at.cur) };
+            // Acquire: the successor is stored into the predecessor by the unlink below, whose
+            // readers must see it initialized.
+            let succ = removed.link.next.load(Ordering::Acquire);
+            if is_marked(succ) {
+                continue; // removed or replaced meanwhile: look again
+            }
+            // The marking CAS, the removal's linearization point. Relaxed, both: see "Memory
+            // orderings"; a failure looks again.
+            if removed
+                .link
+                .next
+                .compare_exchange(succ, marked(succ), Ordering::Relaxed, Ordering::Relaxed)
                 .is_err()
             {
                 continue;
             }
-            entry.mark();
             crate::sync::stall_point("dict::remove::marked");
             self.count.add(-1);
-            self.retire_value(guard, old);
-            // Unlink it: `find` unlinks marked nodes on its way, and passes every entry of this
-            // split-order key without comparing keys (no user code runs). Initializing the
-            // bucket moves the protection of `node` on (review defect 1: reading it after that
-            // was a use-after-free), so nothing below reads it.
-            let start = self.bucket_for(guard, hash);
-            self.find(guard, start, entry_key(hash), None::<&Q>);
-            // SAFETY: `old` stays protected in the VALUE slot, which searches do not use.
-            return Some(unsafe { &*old }.value.clone());
+            // Keep the entry protected in a slot no search uses (review defect 1: a bucket
+            // initialization on the way to the unlink reused the CUR slot, and a read of the
+            // entry after it was a use-after-free).
+            guard.swap_slots(CUR, KEPT);
+            // SAFETY: `at.prev` is protected in the PREV slot, or a dummy.
+            let prev_next = &unsafe { &*at.prev }.next;
+            if Self::unlink(guard, prev_next, at.cur, marked(succ)).is_none() {
+                // Lost its place: a search from the bucket unlinks it, running no user code.
+                let start = self.bucket_for(guard, hash);
+                self.find(guard, start, entry_key(hash), None::<&Q>);
+            }
+            return Some(removed.value.clone());
         }
     }
 
@@ -471,25 +442,20 @@ where
         let so_key = entry_key(hash);
         let mut key = Some(key);
         let mut make = Some(make);
-        // Once made: our unpublished node, and a clone of its value to return if it wins.
+        // Once made: our unpublished entry, and a clone of its value to return if it wins.
         let mut made: Option<(Unpublished<K, V>, V)> = None;
         loop {
             let start = self.bucket_for(guard, hash);
             let wanted = match (&key, &made) {
                 (Some(key), _) => key,
                 (None, Some((node, _))) => node.key(),
-                (None, None) => unreachable!("the key is in `key` or in the made node"),
+                (None, None) => unreachable!("the key is in `key` or in the made entry"),
             };
             let at = self.find(guard, start, so_key, Some(wanted));
             if at.found {
-                if let Some(slot) = self.protect_value(guard, at.cur) {
-                    // The loser's node and value go with `made`.
-                    // SAFETY: protected in the VALUE slot.
-                    return unsafe { &*slot }.value.clone();
-                }
-                // SAFETY: protected by `find`. Removed meanwhile: finish marking, look again.
-                unsafe { &*at.cur }.mark();
-                continue;
+                // The loser's entry and value go with `made`.
+                // SAFETY: a found node is an entry, protected in the CUR slot.
+                return unsafe { entry::<K, V>(at.cur) }.value.clone();
             }
             let (node, _) = made.get_or_insert_with(|| {
                 let value = (make.take().expect("made once"))();
@@ -497,7 +463,7 @@ where
                 let node = Unpublished::new(hash, key.take().expect("moved once"), value);
                 (node, returned)
             });
-            if self.link(&at, node.as_ptr()) {
+            if self.link(&at, node.as_link()) {
                 let (node, returned) = made.expect("made above");
                 node.published();
                 self.count.add(1);
@@ -524,7 +490,8 @@ where
     ///
     /// A traversal that loses its place (its node was deleted under it) resumes from the
     /// bucket of the last entry visited, skipping what it already saw: entries before it in
-    /// split order, and the keys visited at its split-order key (hash collisions share one).
+    /// split order, and the keys visited at its split-order key (hash collisions share one,
+    /// and so does an entry with the entry that replaced it).
     pub(super) fn for_each(&self, guard: &mut R::Guard<'_>, mut f: impl FnMut(&K, &V))
     where
         K: Clone,
@@ -571,19 +538,16 @@ where
                         None => continue 'restart,
                     }
                 }
-                if let Some(key) = &node.key {
-                    if resume_at.is_none_or(|at| node.so_key >= at) {
-                        if resume_at != Some(node.so_key) {
-                            resume_at = Some(node.so_key);
-                            seen_at_resume.clear();
-                        }
-                        if !seen_at_resume.contains(key) {
-                            if let Some(slot) = self.protect_value(guard, cur) {
-                                // SAFETY: protected in the VALUE slot.
-                                f(key, &unsafe { &*slot }.value);
-                            }
-                            seen_at_resume.push(key.clone());
-                        }
+                if node.is_entry() && resume_at.is_none_or(|at| node.so_key >= at) {
+                    // SAFETY: an entry, protected and validated.
+                    let entry = unsafe { entry::<K, V>(cur) };
+                    if resume_at != Some(node.so_key) {
+                        resume_at = Some(node.so_key);
+                        seen_at_resume.clear();
+                    }
+                    if !seen_at_resume.contains(&entry.key) {
+                        f(&entry.key, &entry.value);
+                        seen_at_resume.push(entry.key.clone());
                     }
                 }
                 guard.swap_slots(PREV, CUR);
@@ -596,26 +560,19 @@ where
 }
 
 impl<K, V, S, R: Reclaimer> Drop for SplitOrdered<K, V, S, R> {
-    /// Frees every linked node and its value; a panicking key or value destructor does not
-    /// stop the others, and the first panic resumes at the end.
+    /// Frees every linked node; a panicking key or value destructor does not stop the others,
+    /// and the first panic resumes at the end.
     fn drop(&mut self) {
         let mut teardown = Teardown::default();
         let mut cur = self.directory.get(0);
         while !cur.is_null() {
             // SAFETY: `&mut self` is exclusive: every linked node is owned here (retired ones
-            // are not linked and belong to the reclaimer), came from `Box::into_raw`, and is
-            // freed once.
-            let node = unsafe { Box::from_raw(cur) };
-            // Relaxed, both: exclusive access.
-            let slot = node.value.load(Ordering::Relaxed);
-            cur = unmarked(node.next.load(Ordering::Relaxed));
-            teardown.run(|| {
-                if !slot.is_null() && slot != tombstone() {
-                    // SAFETY: a present entry's slot is owned by its node.
-                    unsafe { free_slot(slot) };
-                }
-                drop(node);
-            });
+            // are not linked and belong to the reclaimer). Relaxed: exclusive access.
+            let next = unmarked(unsafe { &*cur }.next.load(Ordering::Relaxed));
+            // SAFETY: linked, so allocated by `Link::dummy` or `Unpublished::new`, and freed
+            // once, here.
+            teardown.run(|| unsafe { free_node::<K, V>(cur) });
+            cur = next;
         }
         teardown.finish();
     }
