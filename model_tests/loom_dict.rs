@@ -14,7 +14,7 @@ use concurrency::ConcurrentDict;
 use loom::sync::Arc;
 use loom::thread;
 use std::collections::hash_map::DefaultHasher;
-use std::hash::BuildHasherDefault;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// A fixed hasher: loom replays executions, so hashing must be deterministic.
 type Dict = ConcurrentDict<u64, u64, BuildHasherDefault<DefaultHasher>>;
@@ -26,9 +26,39 @@ fn tiny() -> Arc<Dict> {
     ))
 }
 
-fn spawn<T: Send + 'static>(
-    d: &Arc<Dict>,
-    f: impl FnOnce(&Dict) -> T + Send + 'static,
+/// Hashes a `u64` to itself, so that a model chooses where its keys sit: with one bucket, key 3
+/// sorts right after key 1.
+#[derive(Default)]
+struct Identity(u64);
+
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64 keys are hashed")
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Placed = ConcurrentDict<u64, u64, BuildHasherDefault<Identity>>;
+
+/// A one-bucket map holding `(1, 10)` and `(3, 30)`, adjacent in the list.
+fn one_and_three() -> Arc<Placed> {
+    let d = Arc::new(Placed::with_scaling_and_hasher(
+        1,
+        BuildHasherDefault::default(),
+    ));
+    d.insert(1, 10);
+    d.insert(3, 30);
+    d
+}
+
+fn spawn<M: Send + Sync + 'static, T: Send + 'static>(
+    d: &Arc<M>,
+    f: impl FnOnce(&M) -> T + Send + 'static,
 ) -> thread::JoinHandle<T> {
     let d = Arc::clone(d);
     thread::spawn(move || f(&d))
@@ -124,5 +154,77 @@ fn publication_of_an_inserted_entry() {
         let seen = d.get(&5);
         writer.join().unwrap();
         assert!(seen.is_none() || seen == Some(50));
+    });
+}
+
+#[test]
+fn replace_replace_same_key() {
+    check("replace ∥ replace, same key", || {
+        let d = tiny();
+        d.insert(1, 10);
+        let other = spawn(&d, |d| d.insert(1, 20));
+        let mine = d.insert(1, 30);
+        let theirs = other.join().unwrap();
+        let last = d.get(&1);
+        match (mine, theirs) {
+            (Some(10), Some(30)) => assert_eq!(last, Some(20)),
+            (Some(20), Some(10)) => assert_eq!(last, Some(30)),
+            outcome => panic!("no serial order gives {outcome:?}"),
+        }
+        assert_eq!(d.len(), 1);
+    });
+}
+
+/// A replace of key 1 races an insert of key 3, which lands right after 1's entry: the
+/// replacing CAS and the linking CAS compete for the same `next`.
+#[test]
+fn replace_and_an_insert_right_after_it() {
+    check("replace ∥ insert right after it", || {
+        let d = Arc::new(Placed::with_scaling_and_hasher(
+            1,
+            BuildHasherDefault::default(),
+        ));
+        d.insert(1, 10);
+        let inserter = spawn(&d, |d| d.insert(3, 30));
+        assert_eq!(d.insert(1, 11), Some(10));
+        assert_eq!(inserter.join().unwrap(), None);
+        assert_eq!((d.get(&1), d.get(&3)), (Some(11), Some(30)));
+        assert_eq!(d.len(), 2);
+    });
+}
+
+/// An iteration sees a key present throughout exactly once, though it is replaced meanwhile:
+/// the replacing entry follows the old one in the list, with the same key.
+#[test]
+fn iteration_during_a_replace() {
+    check("iteration ∥ replace", || {
+        let d = one_and_three();
+        let writer = spawn(&d, |d| d.insert(1, 11));
+        let mut seen: Vec<u64> = d.iter().map(|(k, _)| k).collect();
+        assert_eq!(writer.join().unwrap(), Some(10));
+        seen.sort_unstable();
+        assert_eq!(
+            seen,
+            [1, 3],
+            "a replaced key seen twice, or a present one missed"
+        );
+    });
+}
+
+/// A reader that finds a replacing entry must see it initialized. Under
+/// `--cfg concurrency_mutant="replace_without_release"` the replacing CAS loses its Release,
+/// and loom must report the reader's unsynchronized access to the new entry.
+#[test]
+#[cfg_attr(
+    concurrency_mutant = "replace_without_release",
+    should_panic(expected = "Causality violation")
+)]
+fn publication_of_a_replacing_entry() {
+    check("replace ∥ get publication", || {
+        let d = one_and_three();
+        let writer = spawn(&d, |d| d.insert(1, 11));
+        let one = d.get(&1);
+        writer.join().unwrap();
+        assert!(one == Some(10) || one == Some(11));
     });
 }

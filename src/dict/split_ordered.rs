@@ -73,6 +73,15 @@ const LINK: Ordering = if cfg!(concurrency_mutant = "link_without_release") {
     Ordering::Release // pairs with the Acquire loads of `next`
 };
 
+/// Ordering of the CAS that replaces an entry (marks it and links its successor): Release
+/// publishes the new entry; pairs with the Acquire loads of `next`.
+/// `cfg(concurrency_mutant = "replace_without_release")` drops it, for loom to catch.
+const REPLACE: Ordering = if cfg!(concurrency_mutant = "replace_without_release") {
+    Ordering::Relaxed // the mutant: no Release
+} else {
+    Ordering::Release // pairs with the Acquire loads of `next`
+};
+
 /// Guard slots (see "Reclamation").
 const PREV: usize = 0;
 const CUR: usize = 1;
@@ -362,12 +371,12 @@ where
                 continue; // removed or replaced meanwhile: search again
             }
             node.set_next(succ);
-            // The replacing CAS: marks `old` and links the new entry after it. LINK: Release
+            // The replacing CAS: marks `old` and links the new entry after it. REPLACE: Release
             // publishes the new entry (see "Memory orderings"). Failure Relaxed: search again.
             if old
                 .link
                 .next
-                .compare_exchange(succ, marked(node.as_link()), LINK, Ordering::Relaxed)
+                .compare_exchange(succ, marked(node.as_link()), REPLACE, Ordering::Relaxed)
                 .is_ok()
             {
                 let replacement = node.as_link();
