@@ -1,32 +1,68 @@
-//! A striped element counter: each thread adds to one of `scaling` cache-padded cells, so
-//! concurrent writers rarely share a cache line; `sum` adds the cells up.
+//! A striped element counter: each thread counts in one of a power-of-two number of
+//! cache-padded stripes, so concurrent writers rarely share a cache line; `sum` adds the stripes
+//! up. A stripe counts additions and removals apart, both only growing, so that the additions
+//! tell a caller when it is due for an occasional check (see `count_insert`), also when the
+//! entries churn around one size.
 
-use crate::sync::{AtomicIsize, CachePadded, Ordering};
+use crate::sync::{AtomicUsize, CachePadded, Ordering};
 
 pub(super) struct StripedCounter {
-    cells: Box<[CachePadded<AtomicIsize>]>,
+    stripes: Box<[CachePadded<Stripe>]>,
+}
+
+struct Stripe {
+    added: AtomicUsize,
+    removed: AtomicUsize,
 }
 
 impl StripedCounter {
-    /// `stripes > 0`.
+    /// At least `stripes` stripes (`stripes > 0`), rounded up to a power of two.
     pub(super) fn new(stripes: usize) -> Self {
         Self {
-            cells: (0..stripes)
-                .map(|_| CachePadded::new(AtomicIsize::new(0)))
+            stripes: (0..stripes.next_power_of_two())
+                .map(|_| {
+                    CachePadded::new(Stripe {
+                        added: AtomicUsize::new(0),
+                        removed: AtomicUsize::new(0),
+                    })
+                })
                 .collect(),
         }
     }
 
-    pub(super) fn add(&self, delta: isize) {
+    fn mine(&self) -> &Stripe {
+        &self.stripes[stripe() & (self.stripes.len() - 1)]
+    }
+
+    /// Counts an addition; returns how many this thread's stripe has counted, this one included.
+    pub(super) fn add(&self) -> usize {
         // Relaxed: a statistic; no data is published through it.
-        self.cells[stripe() % self.cells.len()].fetch_add(delta, Ordering::Relaxed);
+        self.mine().added.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub(super) fn remove(&self) {
+        // Relaxed: as above.
+        self.mine().removed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn stripes(&self) -> usize {
+        self.stripes.len()
     }
 
     /// The total; a snapshot under concurrent updates, never negative.
     pub(super) fn sum(&self) -> usize {
-        // Relaxed: as above.
-        let total: isize = self.cells.iter().map(|c| c.load(Ordering::Relaxed)).sum();
-        total.max(0) as usize
+        let (added, removed) = self
+            .stripes
+            .iter()
+            .fold((0usize, 0usize), |(a, r), stripe| {
+                // Relaxed, both: as above.
+                let added = stripe.added.load(Ordering::Relaxed);
+                (
+                    a.wrapping_add(added),
+                    r.wrapping_add(stripe.removed.load(Ordering::Relaxed)),
+                )
+            });
+        (added.wrapping_sub(removed) as isize).max(0) as usize
     }
 }
 

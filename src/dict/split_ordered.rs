@@ -356,8 +356,7 @@ where
             if !at.found {
                 if self.link(&at, node.as_link()) {
                     node.published();
-                    self.count.add(1);
-                    self.grow_if_loaded();
+                    self.count_insert();
                     return None;
                 }
                 continue;
@@ -420,7 +419,7 @@ where
                 continue;
             }
             crate::sync::stall_point("dict::remove::marked");
-            self.count.add(-1);
+            self.count.remove();
             // Keep the entry protected in a slot no search uses (review defect 1: a bucket
             // initialization on the way to the unlink reused the CUR slot, and a read of the
             // entry after it was a use-after-free).
@@ -475,23 +474,37 @@ where
             if self.link(&at, node.as_link()) {
                 let (node, returned) = made.expect("made above");
                 node.published();
-                self.count.add(1);
-                self.grow_if_loaded();
+                self.count_insert();
                 return returned;
             }
         }
     }
 
-    fn grow_if_loaded(&self) {
+    /// Counts one more entry and doubles the table if it is loaded beyond the load factor.
+    ///
+    /// Summing the stripes costs a pass over all of them, so a thread sums only when the
+    /// additions its stripe counted reach a multiple of `size · LOAD_FACTOR / (8 · stripes)`
+    /// (rounded down to a power of two; every time while that is below two). One thread
+    /// overshoots the load factor by at most an eighth before it doubles; `stripes` threads
+    /// inserting at once, by at most twice.
+    fn count_insert(&self) {
+        let added = self.count.add();
         // Relaxed: a heuristic; a lost race only postpones a doubling.
         let size = self.size.load(Ordering::Relaxed);
-        if size < MAX_BUCKETS && self.count.sum() > size * LOAD_FACTOR {
-            // Relaxed, both: buckets are initialized lazily and correctly at any size.
-            let _ = self
-                .size
-                // Relaxed, both: the size publishes nothing (see above).
-                .compare_exchange(size, size * 2, Ordering::Relaxed, Ordering::Relaxed);
+        if size >= MAX_BUCKETS {
+            return;
         }
+        let limit = size * LOAD_FACTOR;
+        let every = (limit / (8 * self.count.stripes())).max(1);
+        let every = 1 << (usize::BITS - 1 - every.leading_zeros());
+        if added & (every - 1) != 0 || self.count.sum() <= limit {
+            return;
+        }
+        // Relaxed, both: buckets are initialized lazily and correctly at any size, so the
+        // size publishes nothing.
+        let _ = self
+            .size
+            .compare_exchange(size, size * 2, Ordering::Relaxed, Ordering::Relaxed);
     }
 
     /// Calls `f` on every present entry, in list order: an entry present for the whole call
