@@ -8,7 +8,7 @@
 
 mod support;
 
-use support::check;
+use support::{check, check_bounded};
 
 use concurrency::ConcurrentDict;
 use loom::sync::Arc;
@@ -226,5 +226,25 @@ fn publication_of_a_replacing_entry() {
         let one = d.get(&1);
         writer.join().unwrap();
         assert!(one == Some(10) || one == Some(11));
+    });
+}
+
+/// Two inserters race for a bucket nobody has linked yet (bucket 1 of a table that just
+/// doubled): one claims and links its dummy, the other starts from the parent bucket
+/// meanwhile. Afterwards both keys are found, through the linked dummy.
+#[test]
+fn two_inserters_at_a_fresh_bucket() {
+    check_bounded("bucket claim: insert ∥ insert", 1, || {
+        let d = Arc::new(Placed::with_scaling_and_hasher(
+            2,
+            BuildHasherDefault::default(),
+        ));
+        d.insert(2, 20);
+        d.insert(4, 40);
+        let one = spawn(&d, |d| d.insert(1, 10));
+        let mine = d.insert(3, 30);
+        assert_eq!((mine, one.join().unwrap()), (None, None));
+        assert_eq!((d.get(&1), d.get(&3)), (Some(10), Some(30)));
+        assert_eq!(d.len(), 4);
     });
 }

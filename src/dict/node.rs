@@ -1,7 +1,8 @@
 //! Nodes of the split-ordered list, their split-order keys, and the deletion mark.
 //!
-//! Every node starts with a [`Link`]: a bucket's dummy is a bare `Link` (even `so_key`), an
-//! entry is an [`Entry`] (odd `so_key`), one allocation holding the link, the key and the value.
+//! Every node starts with a [`Link`]: a bucket's dummy is a bare `Link` (even `so_key`), inline
+//! in the directory; an entry is an [`Entry`] (odd `so_key`), one allocation holding the link,
+//! the key and the value.
 //! Both are `repr(C)` with the link first, so a `*mut Link` of an entry is the entry's address,
 //! and it is cast back once the odd key shows it is one.
 
@@ -57,14 +58,6 @@ impl Link {
     pub(super) fn is_entry(&self) -> bool {
         self.so_key & 1 == 1
     }
-
-    /// A new dummy for `bucket`, not linked yet.
-    pub(super) fn dummy(bucket: usize) -> *mut Self {
-        Box::into_raw(Box::new(Self {
-            so_key: dummy_key(bucket),
-            next: AtomicPtr::new(ptr::null_mut()),
-        }))
-    }
 }
 
 /// The entry `link` starts.
@@ -75,22 +68,6 @@ impl Link {
 pub(super) unsafe fn entry<'a, K, V>(link: *mut Link) -> &'a Entry<K, V> {
     // SAFETY: the caller's conditions; `repr(C)` puts the link at the entry's address.
     unsafe { &*link.cast::<Entry<K, V>>() }
-}
-
-/// Frees a node that is no longer reachable: a dummy or an entry, told apart by its key.
-///
-/// # Safety
-/// `link` came from [`Link::dummy`] or [`Unpublished::new`] (as `Entry<K, V>`), nothing can
-/// reach it any more, and it is freed once.
-pub(super) unsafe fn free_node<K, V>(link: *mut Link) {
-    // SAFETY: the caller's conditions: a live node, owned here.
-    if unsafe { &*link }.is_entry() {
-        // SAFETY: an entry, allocated as one box.
-        drop(unsafe { Box::from_raw(link.cast::<Entry<K, V>>()) });
-    } else {
-        // SAFETY: a dummy, allocated as a bare link.
-        drop(unsafe { Box::from_raw(link) });
-    }
 }
 
 /// An entry not linked yet, owned by the thread that made it. Dropped — a lost race, or a

@@ -7,7 +7,11 @@
 //! *split-order key*). Bucket `b` is a pointer to a *dummy* node with key `reverse(b)`, which
 //! sorts right before the entries whose hash ends in `b`'s bits. When the table doubles, bucket
 //! `b + size` splits off from bucket `b` simply by getting its own dummy inserted into the list
-//! (lazily, by the first operation that needs it, after its parent `b`): no entry ever moves.
+//! (lazily, by the first writer that needs it, after its parent `b`): no entry ever moves.
+//! The dummies live inline in the directory (`directory.rs`). A bucket is linked by the one
+//! writer that claims it; until its dummy is linked, readers and the other writers start from
+//! the nearest ancestor bucket whose dummy is (it sorts before), so nobody waits for the
+//! claimer, and a reader never writes to initialize a bucket.
 //!
 //! An entry is one allocation (`node.rs`) whose key and value never change. Removal marks the
 //! entry's `next` (Harris's logical deletion: the linearization point) and unlinks it.
@@ -49,10 +53,8 @@
 //!   from a protected load.
 
 use super::counter::StripedCounter;
-use super::directory::{Directory, MAX_BUCKETS};
-use super::node::{
-    entry, entry_key, free_node, is_marked, marked, unmarked, Entry, Link, Unpublished,
-};
+use super::directory::{parent, Directory, MAX_BUCKETS};
+use super::node::{entry, entry_key, is_marked, marked, unmarked, Entry, Link, Unpublished};
 use crate::reclaim::{DropBox, Guard, Reclaimer};
 use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
 use crate::unwind::Teardown;
@@ -127,10 +129,8 @@ where
 {
     /// A table with `buckets` buckets (a power of two) and `stripes` counter cells.
     pub(super) fn new(buckets: usize, stripes: usize, hasher: S) -> Self {
-        let directory = Directory::new();
-        directory.set(0, Link::dummy(0));
         Self {
-            directory,
+            directory: Directory::new(),
             size: AtomicUsize::new(buckets.next_power_of_two().min(MAX_BUCKETS)),
             count: StripedCounter::new(stripes),
             hasher,
@@ -147,43 +147,63 @@ where
         self.count.sum()
     }
 
-    /// The dummy heading `hash`'s bucket, initializing the bucket (and its parents) if needed.
-    fn bucket_for(&self, guard: &mut R::Guard<'_>, hash: u64) -> *mut Link {
+    /// Where a reader starts looking for `hash`: the dummy of its bucket, or of the nearest
+    /// ancestor bucket whose dummy is linked (every ancestor's dummy sorts before it). Readers
+    /// never initialize a bucket.
+    fn start_for_read(&self, hash: u64) -> *mut Link {
         // Relaxed: a stale size only means starting from a coarser bucket, which is correct.
+        let size = self.size.load(Ordering::Relaxed);
+        self.linked_or_ancestor(hash as usize & (size - 1))
+    }
+
+    fn linked_or_ancestor(&self, mut bucket: usize) -> *mut Link {
+        loop {
+            let dummy = self.directory.linked(bucket);
+            if !dummy.is_null() {
+                return dummy;
+            }
+            // Bucket 0 is always linked, so this ends.
+            bucket = parent(bucket);
+        }
+    }
+
+    /// Where a writer starts for `hash`: as a reader, after linking the bucket's dummy (and its
+    /// ancestors') if nobody has yet.
+    fn start_for_write(&self, guard: &mut R::Guard<'_>, hash: u64) -> *mut Link {
+        // Relaxed: as in `start_for_read`.
         let size = self.size.load(Ordering::Relaxed);
         self.bucket(guard, hash as usize & (size - 1))
     }
 
+    #[inline]
     fn bucket(&self, guard: &mut R::Guard<'_>, bucket: usize) -> *mut Link {
-        let dummy = self.directory.get(bucket);
+        let dummy = self.directory.linked(bucket);
         if !dummy.is_null() {
             return dummy;
         }
         self.initialize(guard, bucket)
     }
 
-    /// Links the dummy of `bucket` after its parent's (out of line: once per bucket).
+    /// Links the dummy of `bucket` after its parent's, if this thread wins the bucket's claim;
+    /// if another writer holds it, starts from the parent meanwhile, without waiting. Out of
+    /// line: once per bucket.
     #[cold]
     #[inline(never)]
     fn initialize(&self, guard: &mut R::Guard<'_>, bucket: usize) -> *mut Link {
-        // The parent: the bucket with the highest bit cleared (bucket 0 always exists).
-        let parent_bucket = bucket & !(1 << (usize::BITS - 1 - bucket.leading_zeros()));
-        let parent = self.bucket(guard, parent_bucket);
-        let fresh = Link::dummy(bucket);
-        // SAFETY: `fresh` is ours until linked.
-        let so_key = unsafe { (*fresh).so_key };
-        let dummy = loop {
-            let at = self.find(guard, parent, so_key, None::<&K>);
-            if at.found {
-                // SAFETY: `fresh` was never published.
-                drop(unsafe { Box::from_raw(fresh) });
-                break at.cur;
-            }
-            if self.link(&at, fresh) {
-                break fresh;
-            }
+        let start = self.bucket(guard, parent(bucket));
+        let Some(dummy) = self.directory.claim(bucket) else {
+            return start;
         };
-        self.directory.set(bucket, dummy);
+        // SAFETY: the directory's dummies live as long as the table.
+        let so_key = unsafe { (*dummy).so_key };
+        loop {
+            let at = self.find(guard, start, so_key, None::<&K>);
+            debug_assert!(!at.found, "a dummy is linked only by its claimer");
+            if self.link(&at, dummy) {
+                break;
+            }
+        }
+        self.directory.set_linked(bucket);
         dummy
     }
 
@@ -321,7 +341,7 @@ where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        let start = self.bucket_for(guard, hash);
+        let start = self.start_for_read(hash);
         let at = self.find(guard, start, entry_key(hash), Some(key));
         at.found.then_some(at)
     }
@@ -351,7 +371,7 @@ where
         let so_key = entry_key(hash);
         let node = Unpublished::new(hash, key, value);
         loop {
-            let start = self.bucket_for(guard, hash);
+            let start = self.start_for_write(guard, hash);
             let at = self.find(guard, start, so_key, Some(node.key()));
             if !at.found {
                 if self.link(&at, node.as_link()) {
@@ -428,7 +448,7 @@ where
             let prev_next = &unsafe { &*at.prev }.next;
             if Self::unlink(guard, prev_next, at.cur, marked(succ)).is_none() {
                 // Lost its place: a search from the bucket unlinks it, running no user code.
-                let start = self.bucket_for(guard, hash);
+                let start = self.start_for_read(hash);
                 self.find(guard, start, entry_key(hash), None::<&Q>);
             }
             return Some(removed.value.clone());
@@ -453,7 +473,7 @@ where
         // Once made: our unpublished entry, and a clone of its value to return if it wins.
         let mut made: Option<(Unpublished<K, V>, V)> = None;
         loop {
-            let start = self.bucket_for(guard, hash);
+            let start = self.start_for_write(guard, hash);
             let wanted = match (&key, &made) {
                 (Some(key), _) => key,
                 (None, Some((node, _))) => node.key(),
@@ -522,11 +542,11 @@ where
         let mut seen_at_resume: Vec<K> = Vec::new();
         'restart: loop {
             let start = match resume_at {
-                None => self.bucket(guard, 0),
+                None => self.linked_or_ancestor(0),
                 Some(so_key) => {
                     // Relaxed: any size gives a bucket whose dummy sorts before `so_key`.
                     let size = self.size.load(Ordering::Relaxed);
-                    self.bucket(guard, so_key.reverse_bits() as usize & (size - 1))
+                    self.linked_or_ancestor(so_key.reverse_bits() as usize & (size - 1))
                 }
             };
             let mut prev = start;
@@ -582,18 +602,22 @@ where
 }
 
 impl<K, V, S, R: Reclaimer> Drop for SplitOrdered<K, V, S, R> {
-    /// Frees every linked node; a panicking key or value destructor does not stop the others,
-    /// and the first panic resumes at the end.
+    /// Frees every linked entry (the dummies go with the directory); a panicking key or value
+    /// destructor does not stop the others, and the first panic resumes at the end.
     fn drop(&mut self) {
         let mut teardown = Teardown::default();
-        let mut cur = self.directory.get(0);
+        let mut cur = self.directory.linked(0);
         while !cur.is_null() {
             // SAFETY: `&mut self` is exclusive: every linked node is owned here (retired ones
-            // are not linked and belong to the reclaimer). Relaxed: exclusive access.
-            let next = unmarked(unsafe { &*cur }.next.load(Ordering::Relaxed));
-            // SAFETY: linked, so allocated by `Link::dummy` or `Unpublished::new`, and freed
-            // once, here.
-            teardown.run(|| unsafe { free_node::<K, V>(cur) });
+            // are not linked and belong to the reclaimer).
+            let node = unsafe { &*cur };
+            // Relaxed: exclusive access.
+            let next = unmarked(node.next.load(Ordering::Relaxed));
+            if node.is_entry() {
+                // SAFETY: a linked entry, allocated by `Unpublished::new` as one box, freed
+                // once, here.
+                teardown.run(|| drop(unsafe { Box::from_raw(cur.cast::<Entry<K, V>>()) }));
+            }
             cur = next;
         }
         teardown.finish();
