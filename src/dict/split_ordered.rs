@@ -35,7 +35,10 @@
 //! instead met the node forever: `a_remove_stalled_between_mark_and_unlink_blocks_nobody`).
 //!
 //! # Reclamation
-//! Through `R`. Traversals use the hazard-pointer discipline with two slots: the previous
+//! Through `R`. Under a reclaimer whose guard keeps everything reachable alive (epochs), a
+//! lookup is a read-only traversal (`find_pinned`) that touches no slot, writes nothing and
+//! passes over deleted nodes. Every other traversal uses the hazard-pointer discipline with
+//! two slots: the previous
 //! node and the current node, each validated by re-reading the previous node's `next` (which
 //! also fails if the previous node was marked), through `Guard::protect_from`, which hands back
 //! the pointer of the validating load: an address can be freed and reused between the first
@@ -346,6 +349,42 @@ where
         at.found.then_some(at)
     }
 
+    /// The entry for `key` by a read-only traversal, for a reclaimer whose guard keeps every
+    /// reachable node alive (`R::GUARD_PINS_ALL`, epochs): it protects nothing, writes nothing
+    /// and passes over deleted nodes instead of unlinking them, as the wait-free `contains` of
+    /// the lock-free list does (Herlihy & Shavit, "The Art of Multiprocessor Programming",
+    /// §9.8). Sound because a deleted node's frozen `next` leads on in sorted order, and every
+    /// node reached from the table under the pin was not retired before the pin began (a node
+    /// is retired only after it was unlinked, and nothing reachable points to it then). The
+    /// entry returned was present when its `next` was read unmarked, the linearization point.
+    fn find_pinned<Q>(&self, start: *mut Link, so_key: u64, key: &Q) -> Option<*mut Link>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        // SAFETY: dummies live as long as the table. Acquire: pairs with the linking CAS.
+        let mut cur = unsafe { &*start }.next.load(Ordering::Acquire);
+        while !cur.is_null() {
+            // SAFETY: reached from the table under a guard that keeps it alive (see above).
+            let node = unsafe { &*cur };
+            if node.so_key > so_key {
+                return None;
+            }
+            // Acquire: as above.
+            let next = node.next.load(Ordering::Acquire);
+            // SAFETY: an odd key is an entry's; alive, as above.
+            if node.so_key == so_key
+                && !is_marked(next)
+                && node.is_entry()
+                && unsafe { entry::<K, V>(cur) }.key.borrow() == key
+            {
+                return Some(cur);
+            }
+            cur = unmarked(next);
+        }
+        None
+    }
+
     /// Calls `f` on the value of `key`, if present.
     pub(super) fn get_with<Q, T>(
         &self,
@@ -357,9 +396,15 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let at = self.find_entry(guard, self.hash(key), key)?;
-        // SAFETY: a found node is an entry, protected in the CUR slot.
-        Some(f(&unsafe { entry::<K, V>(at.cur) }.value))
+        let hash = self.hash(key);
+        let found = if R::GUARD_PINS_ALL {
+            let start = self.start_for_read(hash);
+            self.find_pinned(start, entry_key(hash), key)?
+        } else {
+            self.find_entry(guard, hash, key)?.cur
+        };
+        // SAFETY: a found node is an entry, kept alive by the pin or protected in the CUR slot.
+        Some(f(&unsafe { entry::<K, V>(found) }.value))
     }
 
     /// Inserts or replaces; returns the previous value.

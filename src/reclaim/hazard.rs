@@ -60,6 +60,8 @@ impl sealed::Sealed for HazardPointers {}
 
 impl Reclaimer for HazardPointers {
     const NAME: &'static str = "hazard-pointers";
+    /// Only what a slot holds is safe.
+    const GUARD_PINS_ALL: bool = false;
 
     type Guard<'d> = HazardGuard<'d>;
 

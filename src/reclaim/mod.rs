@@ -64,6 +64,12 @@ pub trait Reclaimer: sealed::Sealed + Default + Debug + Send + Sync + 'static {
     /// A short name for reports and benchmarks.
     const NAME: &'static str;
 
+    /// Whether a guard keeps alive everything a structure can reach while the guard lives
+    /// (epochs): then a read-only traversal may load and follow pointers without protecting
+    /// each, and pass over deleted nodes. `false` for hazard pointers (and the model that
+    /// stands in for them), where every pointer followed must be protected and validated.
+    const GUARD_PINS_ALL: bool;
+
     /// A reader's protection, borrowed from the domain.
     type Guard<'d>: Guard
     where

@@ -58,6 +58,8 @@ impl sealed::Sealed for Quarantine {}
 
 impl Reclaimer for Quarantine {
     const NAME: &'static str = "quarantine";
+    /// It checks the hazard-pointer discipline.
+    const GUARD_PINS_ALL: bool = false;
 
     type Guard<'d> = QuarantineGuard<'d>;
 
