@@ -200,7 +200,7 @@ where
     where
         V: Clone,
     {
-        self.pin().insert(key, value)
+        self.table.insert(&mut self.table.reclaimer.guard(), key, value)
     }
 
     /// A clone of the value of `key`.
@@ -216,7 +216,7 @@ where
         Q: Hash + Eq + ?Sized,
         V: Clone,
     {
-        self.pin().get(key)
+        self.get_with(key, V::clone)
     }
 
     /// Calls `f` on the value of `key` in place, without cloning it.
@@ -231,7 +231,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.pin().get_with(key, f)
+        self.table.get_with(&mut self.table.reclaimer.guard(), key, f)
     }
 
     /// Whether `key` is present.
@@ -246,7 +246,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.pin().contains_key(key)
+        self.get_with(key, |_| ()).is_some()
     }
 
     /// Removes `key`; returns its value. Of concurrent removes of one key, exactly one gets it.
@@ -263,7 +263,7 @@ where
         Q: Hash + Eq + ?Sized,
         V: Clone,
     {
-        self.pin().remove(key)
+        self.table.remove(&mut self.table.reclaimer.guard(), key)
     }
 
     /// Python's `setdefault`: the value of `key`, inserting `make()` first if it is absent.
