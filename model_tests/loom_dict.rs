@@ -14,7 +14,7 @@ use concurrency::ConcurrentDict;
 use loom::sync::Arc;
 use loom::thread;
 use std::collections::hash_map::DefaultHasher;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 
 /// A fixed hasher: loom replays executions, so hashing must be deterministic.
 type Dict = ConcurrentDict<u64, u64, BuildHasherDefault<DefaultHasher>>;
@@ -26,22 +26,9 @@ fn tiny() -> Arc<Dict> {
     ))
 }
 
-/// Hashes a `u64` to itself, so that a model chooses where its keys sit: with one bucket, key 3
-/// sorts right after key 1.
-#[derive(Default)]
-struct Identity(u64);
-
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, _: &[u8]) {
-        unreachable!("only u64 keys are hashed")
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
+#[path = "support/identity.rs"]
+mod identity;
+use identity::Identity;
 
 type Placed = ConcurrentDict<u64, u64, BuildHasherDefault<Identity>>;
 

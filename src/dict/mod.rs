@@ -200,7 +200,8 @@ where
     where
         V: Clone,
     {
-        self.table.insert(&mut self.table.reclaimer.guard(), key, value)
+        self.table
+            .insert(&mut self.table.reclaimer.guard(), key, value)
     }
 
     /// A clone of the value of `key`.
@@ -231,7 +232,8 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.table.get_with(&mut self.table.reclaimer.guard(), key, f)
+        self.table
+            .get_with(&mut self.table.reclaimer.guard(), key, f)
     }
 
     /// Whether `key` is present.

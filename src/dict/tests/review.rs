@@ -9,21 +9,9 @@ on_every_reclaimer!(
     a_remove_whose_value_clone_panics_still_unlinks_its_entry,
 );
 
-/// Hashes a `u64` to itself, so that a test chooses the bucket of every key.
-#[derive(Default)]
-struct Identity(u64);
-
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, _: &[u8]) {
-        unreachable!("only u64 keys are hashed")
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
+#[path = "../../../model_tests/support/identity.rs"]
+mod identity;
+use identity::Identity;
 
 /// Review defect 1, a use-after-free under hazard pointers: `remove` read its node's split-order
 /// key after the bucket initialization on its way to the unlink had moved the node's protection
