@@ -278,6 +278,22 @@ fn results_come_back_in_order_and_as_completed() {
     assert!(children().is_empty(), "{:?}", children());
 }
 
+/// A submission while the pool's one idle manager is still taking the previous job gets a
+/// worker of its own. The pool counted idle managers only, so the second job counted the
+/// manager the first had already woken, and waited behind the first (seen under TSan as
+/// `wait_and_as_completed_return_on_time` finding the slow task done first).
+fn a_submission_gets_a_worker_while_the_idle_one_takes_the_previous_job() {
+    let pool = pool(2);
+    assert_eq!(pool.submit(SQUARE, 3).unwrap().result(None).unwrap(), 9);
+    // Let the manager go back to waiting for a job: the pool has one idle manager.
+    std::thread::sleep(Duration::from_millis(200));
+    let slow = pool.submit(SLEEP_MS, 2_000).unwrap();
+    let quick = pool.submit(SLEEP_MS, 1).unwrap();
+    assert_eq!(quick.result(None).unwrap(), 1);
+    assert!(!slow.done(), "the quick job waited behind the slow one");
+    assert_eq!(slow.result(None).unwrap(), 2_000);
+}
+
 fn wait_and_as_completed_return_on_time() {
     let pool = pool(2);
     let slow = pool.submit(SLEEP_MS, 2_000).unwrap();
@@ -1070,6 +1086,7 @@ fn main() {
     let tests = named![
         results_come_back_in_order_and_as_completed,
         wait_and_as_completed_return_on_time,
+        a_submission_gets_a_worker_while_the_idle_one_takes_the_previous_job,
         map_times_out_from_the_call_and_its_drop_cancels,
         a_panicking_task_fails_only_its_future,
         values_that_do_not_serialize_fail_their_future,

@@ -347,6 +347,11 @@ struct Gate {
     managers: Vec<JoinHandle<()>>,
     /// Managers waiting for a job.
     idle: usize,
+    /// Jobs queued that no manager has taken yet: each idle manager is spoken for by one, so
+    /// a submission starts a manager unless more are idle than are queued. (Counting idle
+    /// managers alone let two submissions in a row both count the one manager that was about
+    /// to take the first: the second job waited behind it instead of getting a worker.)
+    queued: usize,
 }
 
 impl Pool {
@@ -388,7 +393,13 @@ fn manage(pool: Arc<Pool>) {
     loop {
         pool.gate().idle += 1;
         let job = pool.jobs.pop();
-        pool.gate().idle -= 1;
+        {
+            let mut gate = pool.gate();
+            gate.idle -= 1;
+            if job.is_ok() {
+                gate.queued -= 1;
+            }
+        }
         let Ok(job) = job else { break };
         if !job.start() {
             continue;
@@ -557,7 +568,8 @@ impl ProcessPoolExecutor {
         Ok(())
     }
 
-    /// Queues `job`, starting a manager first if none is idle and the pool has room: a job is
+    /// Queues `job`, starting a manager first if no idle one is left over for it (every queued
+    /// job has an idle manager spoken for) and the pool has room: a job is
     /// queued only where a manager will take it. If no manager runs and none can start, the
     /// pool breaks (as a thread pool whose first worker cannot start) and `job` is not queued.
     fn enqueue(&self, job: Box<dyn Job>) -> Result<(), SubmitError> {
@@ -568,7 +580,7 @@ impl ProcessPoolExecutor {
         if gate.shut_down {
             return Err(SubmitError::Shutdown);
         }
-        if gate.idle == 0 && gate.managers.len() < self.pool.max_workers {
+        if gate.idle <= gate.queued && gate.managers.len() < self.pool.max_workers {
             let pool = Arc::clone(&self.pool);
             let n = gate.managers.len();
             let started = std::thread::Builder::new()
@@ -589,6 +601,7 @@ impl ProcessPoolExecutor {
         if self.pool.jobs.push(job).is_err() {
             return Err(SubmitError::Shutdown);
         }
+        gate.queued += 1;
         Ok(())
     }
 
