@@ -18,6 +18,10 @@ use concurrency::futures::{wait, Future, FutureError, ReturnWhen};
 use loom::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use loom::sync::Arc;
 use loom::thread;
+use std::future::{Future as _, IntoFuture};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 /// A completer thread sets a heap value while the main thread reads the future if it is done.
 fn outcome_publication() {
@@ -125,5 +129,149 @@ fn wait_races_two_completions() {
         assert!(outcome.done.iter().all(Future::done));
         setter.join().unwrap();
         canceller.join().unwrap();
+    });
+}
+
+/// Adds a callback to `f` that counts its runs in the returned counter.
+fn counted_callback(f: &Future<u32>) -> Arc<AtomicUsize> {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&runs);
+    f.add_done_callback(move |_| {
+        counter.fetch_add(1, Relaxed);
+    });
+    runs
+}
+
+/// A wait that times out withdraws its waiter and unlinks it while another thread completes
+/// the future: the withdrawal may hold the list at the instant of the completion, and then it
+/// runs the callback registered below its waiter itself. Either way the callback runs exactly
+/// once, and nothing leaks (loom reports a leaked `Arc`).
+///
+/// Under `--cfg concurrency_mutant="prune_dropping_the_hand_off"` the withdrawal leaves a
+/// handed-off list unserved, and the model must see the callback not run.
+#[test]
+#[cfg_attr(
+    concurrency_mutant = "prune_dropping_the_hand_off",
+    should_panic(expected = "the callback runs once")
+)]
+fn a_timed_out_wait_withdrawing_races_completion() {
+    check("wait(timed out) withdraws ∥ set_result", || {
+        let f = Future::<u32>::new();
+        let runs = counted_callback(&f);
+        let completer = {
+            let f = f.clone();
+            thread::spawn(move || f.set_result(7).unwrap())
+        };
+        // loom models no time: an expired deadline takes the timeout path at once. `wait`
+        // reads no outcome, so the model runs unchanged in the build of every mutant.
+        let _ = wait([&f], Some(Duration::ZERO), ReturnWhen::AllCompleted);
+        completer.join().unwrap();
+        assert_eq!(runs.load(Relaxed), 1, "the callback runs once");
+        assert_eq!(f.result(None).unwrap(), 7);
+    });
+}
+
+/// A withdrawn waiter below a newer registration is unlinked from the middle of the list while
+/// that registration and the completion race it: the callbacks on both sides of it each run
+/// exactly once, in the order added when one thread added both.
+#[test]
+fn a_withdrawal_below_a_newer_registration_races_it_and_completion() {
+    check_bounded(
+        "result(timed out) ∥ add_done_callback ∥ set_result",
+        1,
+        || {
+            let f = Future::<u32>::new();
+            let older = counted_callback(&f);
+            let adder = {
+                let f = f.clone();
+                thread::spawn(move || counted_callback(&f))
+            };
+            let completer = {
+                let f = f.clone();
+                thread::spawn(move || f.set_result(1).unwrap())
+            };
+            let _ = f.result(Some(Duration::ZERO));
+            let newer = adder.join().unwrap();
+            completer.join().unwrap();
+            assert_eq!((older.load(Relaxed), newer.load(Relaxed)), (1, 1));
+        },
+    );
+}
+
+/// A waker that counts its wake-ups.
+struct CountingWaker(AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, Relaxed);
+    }
+}
+
+fn counting_waker() -> (std::sync::Arc<CountingWaker>, Waker) {
+    let counter = std::sync::Arc::new(CountingWaker(AtomicUsize::new(0)));
+    let waker = Waker::from(std::sync::Arc::clone(&counter));
+    (counter, waker)
+}
+
+/// An `async` task awaits a future while another thread completes it, and polls it again with
+/// a new waker (the task moved): a poll that returns `Pending` is always followed by a wake-up
+/// of its waker, and the final poll is ready. This is the no-lost-wake-up argument of
+/// `awaiting.rs`.
+#[test]
+fn an_await_re_polled_with_a_new_waker_races_completion() {
+    check(
+        "await: poll, re-poll with a new waker ∥ set_result",
+        || {
+            let f = Future::<u32>::new();
+            let mut awaiting = f.clone().into_future();
+            let (first, first_waker) = counting_waker();
+            let (second, second_waker) = counting_waker();
+            let first_pending = Pin::new(&mut awaiting)
+                .poll(&mut Context::from_waker(&first_waker))
+                .is_pending();
+            let completer = {
+                let f = f.clone();
+                thread::spawn(move || f.set_result(2).unwrap())
+            };
+            let second_poll = Pin::new(&mut awaiting).poll(&mut Context::from_waker(&second_waker));
+            completer.join().unwrap();
+            match second_poll {
+                Poll::Ready(outcome) => assert_eq!(outcome.unwrap(), 2),
+                Poll::Pending => {
+                    assert!(first_pending);
+                    assert_eq!(
+                        second.0.load(Relaxed),
+                        1,
+                        "the pending poll's waker is woken"
+                    );
+                    let last =
+                        Pin::new(&mut awaiting).poll(&mut Context::from_waker(&second_waker));
+                    assert!(matches!(last, Poll::Ready(Ok(2))));
+                }
+            }
+            assert!(first.0.load(Relaxed) <= 1);
+        },
+    );
+}
+
+/// An await dropped while pending withdraws its waker while another thread completes the
+/// future: nothing leaks, and a wake-up after the drop is harmless.
+#[test]
+fn a_dropped_await_withdrawing_races_completion() {
+    check("await dropped ∥ set_result", || {
+        let f = Future::<u32>::new();
+        let mut awaiting = f.clone().into_future();
+        let (_counter, waker) = counting_waker();
+        let pending = Pin::new(&mut awaiting)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending();
+        let completer = {
+            let f = f.clone();
+            thread::spawn(move || f.set_result(3).unwrap())
+        };
+        drop(awaiting);
+        completer.join().unwrap();
+        assert!(pending || f.done());
+        assert_eq!(f.result(None).unwrap(), 3);
     });
 }

@@ -108,7 +108,7 @@ impl EventCount {
         if let Some(done) = attempt() {
             return Some(done);
         }
-        if let Some(done) = self.spin(&mut attempt) {
+        if let Some(done) = spin(&mut attempt) {
             return Some(done);
         }
         let sleeper = Arc::new(Sleeper {
@@ -140,38 +140,13 @@ impl EventCount {
                 return None;
             }
             // Woken, but another thread took what the wake-up announced.
-            if let Some(done) = self.spin(&mut attempt) {
+            if let Some(done) = spin(&mut attempt) {
                 return Some(done);
             }
             // Relaxed: nobody else reads it until the announcement below, whose lock
             // publishes it.
             sleeper.woken.store(false, Ordering::Relaxed);
         }
-    }
-
-    /// Under loom the spin budget is zero: spinning adds interleavings, none that the sleep
-    /// path does not have already.
-    #[cfg(loom)]
-    fn spin<R>(&self, _: &mut impl FnMut() -> Option<R>) -> Option<R> {
-        None
-    }
-
-    /// Retries `attempt` through the spin rounds.
-    #[cfg(not(loom))]
-    fn spin<R>(&self, attempt: &mut impl FnMut() -> Option<R>) -> Option<R> {
-        for round in 0..MAX_ROUNDS {
-            if round < SPIN_ROUNDS {
-                for _ in 0..1u32 << round {
-                    crate::sync::spin_loop();
-                }
-            } else {
-                crate::sync::yield_now();
-            }
-            if let Some(done) = attempt() {
-                return Some(done);
-            }
-        }
-        None
     }
 
     /// Puts `sleeper` on the list and counts it as waiting.
@@ -324,3 +299,29 @@ impl fmt::Debug for EventCount {
 
 #[cfg(all(test, not(any(loom, shuttle))))]
 mod tests;
+
+/// Under loom the spin budget is zero: spinning adds interleavings, none that the sleep
+/// path does not have already.
+#[cfg(loom)]
+pub(crate) fn spin<R>(_: &mut impl FnMut() -> Option<R>) -> Option<R> {
+    None
+}
+
+/// Retries `attempt` through the spin rounds (see [Spinning](self#spinning)); the first `Some`
+/// it gives, or `None` once the rounds are spent.
+#[cfg(not(loom))]
+pub(crate) fn spin<R>(attempt: &mut impl FnMut() -> Option<R>) -> Option<R> {
+    for round in 0..MAX_ROUNDS {
+        if round < SPIN_ROUNDS {
+            for _ in 0..1u32 << round {
+                crate::sync::spin_loop();
+            }
+        } else {
+            crate::sync::yield_now();
+        }
+        if let Some(done) = attempt() {
+            return Some(done);
+        }
+    }
+    None
+}

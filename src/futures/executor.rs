@@ -18,6 +18,7 @@
 //!
 //! [`FutureError::BrokenExecutor`]: super::FutureError::BrokenExecutor
 
+use super::cell::{self, Job};
 use super::error::{take_panic_message, BuildError, SubmitError};
 use super::future::{deadline, Future};
 use super::{worker, FutureError};
@@ -39,30 +40,6 @@ type JobReclaimer = crate::reclaim::DefaultReclaimer;
 type JobReclaimer = crate::reclaim::Quarantine;
 type Initializer = Box<dyn Fn() -> Result<(), BoxError> + Send + Sync>;
 
-/// A queued task, whatever its result type.
-trait Job: Send {
-    /// Runs it, unless it was cancelled or taken by a waiting worker; `before_completing` runs
-    /// between the task's return and the completion of its future.
-    fn run(&self, before_completing: &mut dyn FnMut());
-    fn cancel(&self);
-    /// Fails it because the pool broke.
-    fn fail(&self, why: &str);
-}
-
-impl<T: Send + Sync + 'static> Job for Future<T> {
-    fn run(&self, before_completing: &mut dyn FnMut()) {
-        self.run_then(before_completing);
-    }
-
-    fn cancel(&self) {
-        Future::cancel(self);
-    }
-
-    fn fail(&self, why: &str) {
-        self.set_broken(why.to_owned());
-    }
-}
-
 /// What submissions, shutdown and workers agree on under the gate.
 #[derive(Debug, Default)]
 struct Gate {
@@ -82,7 +59,7 @@ struct Gate {
 }
 
 struct Pool {
-    jobs: ConcurrentQueue<Box<dyn Job>, JobReclaimer>,
+    jobs: ConcurrentQueue<Job, JobReclaimer>,
     max_workers: usize,
     thread_name_prefix: String,
     initializer: Option<Initializer>,
@@ -325,9 +302,9 @@ impl ThreadPoolExecutor {
         if gate.shut_down {
             return Err(SubmitError::Shutdown);
         }
-        let future = Future::with_task(pool_id(&self.pool), Some(Box::new(task)));
+        let (future, job) = cell::with_task(pool_id(&self.pool), task);
         // Err only after a shutdown, which the gate excludes.
-        if self.pool.jobs.push(Box::new(future.clone())).is_err() {
+        if self.pool.jobs.push(job).is_err() {
             return Err(SubmitError::Shutdown);
         }
         if !Pool::adjust_workers(&self.pool, &mut gate) {

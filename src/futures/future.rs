@@ -1,101 +1,56 @@
 //! `Future<T>`: the result of a computation that may not have finished yet.
 //!
 //! # State machine
-//! One atomic state word holds where the future is:
+//! One atomic word holds the state and the list of watchers (callbacks, blocked threads,
+//! awaiting tasks); see `watchers.rs` for the word and `cell.rs` for the one allocation that
+//! holds it, the outcome and the task:
 //!
 //! ```text
-//! PENDING ──set_running_or_notify_cancel──▶ RUNNING ──set_*──▶ COMPLETING ──▶ FINISHED
-//!    │ └──────────────────────────set_*──────────────────────────▶ COMPLETING
+//! PENDING ──set_running_or_notify_cancel / run──▶ RUNNING ──set_*──▶ COMPLETING ──▶ FINISHED
+//!    │ └──────────────────────────set_*──────────────────────────────▶ COMPLETING
 //!    └──cancel──▶ CANCELLED
 //! ```
 //!
 //! # Invariants
 //! 1. The state only moves along the arrows; FINISHED and CANCELLED are final ("done").
 //! 2. Exactly one thread moves the state into COMPLETING — the completer. It alone writes the
-//!    outcome, before it stores FINISHED; nobody reads the outcome before seeing FINISHED.
-//! 3. Done-callbacks and waiters are registered, and taken by the completer, under the
-//!    watcher lock; the completer stores the final state *before* it takes that lock, and a
-//!    registration checks the state *under* it. So each callback runs exactly once and each
-//!    waiter is fired exactly once: by the completer, or by the registration itself when it
-//!    finds the future done.
-//! 4. A task (set by an executor) is taken at most once, by whoever runs it — a worker, or a
-//!    worker of the same pool that waits for the future before it started — or dropped when
-//!    the future is cancelled.
+//!    outcome, before the CAS that stores FINISHED; nobody reads the outcome before seeing
+//!    FINISHED.
+//! 3. The CAS that stores the final state takes the watcher list; a registration is a CAS on
+//!    the same word that fails once the state is final. So each callback runs exactly once and
+//!    each waiter is woken exactly once: by the thread that finished the future (or, if a
+//!    withdrawing waiter held the list at that instant, by that waiter, on its way out), or by
+//!    the registration itself when it finds the future done.
+//! 4. The task is called or dropped exactly once, by the thread that moved the state out of
+//!    PENDING (`cell.rs`, invariant 1).
 //!
 //! # Progress
-//! `cancel`, `done`, `running`, `cancelled` and the `set_*` transitions are lock-free on the
-//! state word; notifying watchers takes a mutex that is held only to push or take a vector.
-//! `result`, `exception`, `wait` and `as_completed` block (sleeping) by design.
+//! `cancel`, `done`, `running`, `cancelled`, `add_done_callback` and the `set_*` transitions
+//! are lock-free; the wake-ups they make cost one unpark each, outside any lock. `result`,
+//! `exception`, `wait` and `as_completed` block by design, spinning briefly before they park.
 //!
 //! # Memory orderings
-//! * The store of FINISHED is `Release`, paired with the `Acquire` loads of the state before
-//!   the outcome is read: the outcome written by the completer is visible to every reader.
-//! * The transitions into COMPLETING, RUNNING and CANCELLED elect a thread and publish nothing,
-//!   so they are `Relaxed`; what callbacks and waiters need comes through the watcher lock.
+//! * The CAS that stores FINISHED is `Release`, paired with the `Acquire` loads of the state
+//!   before the outcome is read: the outcome written by the completer is visible to every
+//!   reader.
+//! * The transitions into COMPLETING and RUNNING elect a thread and publish nothing, so they
+//!   are `Relaxed`; the watcher list has its own pairs (`watchers.rs`).
 
+use super::cell::{self, Header, Outcome, Shared};
 use super::error::{take_panic_message, FutureError, InvalidStateError, TaskError};
 use super::waiter::Waiter;
+use super::watchers::{
+    is_done, Callback, Taken, Watcher, CANCELLED, COMPLETING, FINISHED, PENDING, RUNNING,
+};
 use super::worker;
-use crate::sync::{Arc, AtomicU8, Mutex, MutexGuard, Ordering, UnsafeCell};
+use crate::sync::Arc;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr::NonNull;
 use std::time::{Duration, Instant};
-
-/// Not started: can be cancelled, run, or completed.
-const PENDING: u8 = 0;
-/// Its task runs (or an owner called `set_running_or_notify_cancel`).
-const RUNNING: u8 = 1;
-/// A completer won the right to write the outcome and is writing it.
-const COMPLETING: u8 = 2;
-/// Done with an outcome.
-const FINISHED: u8 = 3;
-/// Done without an outcome.
-const CANCELLED: u8 = 4;
-
-/// The ordering of the store of FINISHED: `Release` publishes the outcome (the mutant drops it,
-/// for loom to catch).
-const FINISH: Ordering = if cfg!(concurrency_mutant = "finish_without_release") {
-    Ordering::Relaxed // the mutant: no Release
-} else {
-    Ordering::Release // pairs with the Acquire load in `state`
-};
-
-/// What a finished future holds.
-enum Outcome<T> {
-    Value(T),
-    Failed(TaskError),
-    /// The executor broke before the task could run; the message says why.
-    Broken(String),
-}
-
-type Callback<T> = Box<dyn FnOnce(&Future<T>) + Send>;
-type Task<T> = Box<dyn FnOnce() -> T + Send>;
-
-/// Who to tell when the future is done.
-struct Watchers<T> {
-    callbacks: Vec<Callback<T>>,
-    waiters: Vec<(Arc<Waiter>, usize)>,
-}
-
-struct Shared<T> {
-    state: AtomicU8,
-    /// Written once by the completer (invariant 2).
-    outcome: UnsafeCell<Option<Outcome<T>>>,
-    watchers: Mutex<Watchers<T>>,
-    /// The task, for futures made by an executor (invariant 4).
-    task: Mutex<Option<Task<T>>>,
-    /// The identity of the executor whose task this is; 0 for a future made with `new`.
-    pool: usize,
-}
-
-// SAFETY: the outcome is written by one thread (the completer) before the Release store of
-// FINISHED and only read after an Acquire load of it, so sharing it needs `T: Send` (it may be
-// written on one thread and dropped on another) and `T: Sync` (several threads may read it at
-// once). Everything else is behind mutexes or atomics.
-unsafe impl<T: Send + Sync> Sync for Shared<T> {}
-// SAFETY: as above; a `Shared` moves between threads with the `T` it holds.
-unsafe impl<T: Send + Sync> Send for Shared<T> {}
 
 /// The result of a computation that may not have finished yet: a cheap `Clone` handle, equal
 /// to its clones and to nothing else.
@@ -116,41 +71,76 @@ unsafe impl<T: Send + Sync> Send for Shared<T> {}
 /// producer.join().unwrap();
 /// assert!(f.done());
 /// ```
+///
+/// It can be awaited from any async runtime (through [`IntoFuture`](std::future::IntoFuture)),
+/// giving what [`result(None)`](Future::result) gives:
+///
+/// ```
+/// use concurrency::futures::ThreadPoolExecutor;
+/// let pool = ThreadPoolExecutor::new();
+/// let f = pool.submit(|| 6 * 7).unwrap();
+/// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// assert_eq!(runtime.block_on(async { f.await }).unwrap(), 42);
+/// ```
 pub struct Future<T> {
-    shared: Arc<Shared<T>>,
+    shared: NonNull<Shared<T>>,
+    _owns: PhantomData<Shared<T>>,
 }
+
+// SAFETY: the outcome is written by one thread (the completer) before the Release CAS of
+// FINISHED and only read after an Acquire load of it, so sharing it needs `T: Send` (it may be
+// written on one thread and dropped on another) and `T: Sync` (several threads may read it at
+// once). Callbacks are `Send`; everything else is atomic.
+unsafe impl<T: Send + Sync> Sync for Future<T> {}
+// SAFETY: as above; a handle moves between threads with the `T` it shares.
+unsafe impl<T: Send + Sync> Send for Future<T> {}
+
+// The handle is a pointer: moving it never moves the cell, so pinning it means nothing.
+impl<T> Unpin for Future<T> {}
 
 impl<T> Future<T> {
     /// A pending future, for executor authors and tests.
     pub fn new() -> Self {
-        Self::with_task(0, None)
+        // SAFETY: a fresh cell with its one reference, which the handle takes.
+        unsafe { Self::from_cell(Shared::plain()) }
     }
 
-    /// A pending future of the executor `pool`, which runs `task`.
-    pub(super) fn with_task(pool: usize, task: Option<Task<T>>) -> Self {
+    /// A handle owning one reference to `shared`.
+    ///
+    /// # Safety
+    /// `shared` is a live cell, and the caller gives the handle one of its references.
+    pub(super) unsafe fn from_cell(shared: NonNull<Shared<T>>) -> Self {
         Self {
-            shared: Arc::new(Shared {
-                state: AtomicU8::new(PENDING),
-                outcome: UnsafeCell::new(None),
-                watchers: Mutex::new(Watchers {
-                    callbacks: Vec::new(),
-                    waiters: Vec::new(),
-                }),
-                task: Mutex::new(task),
-                pool,
-            }),
+            shared,
+            _owns: PhantomData,
         }
+    }
+
+    /// A handle that does not own a reference, for the cell's own functions.
+    ///
+    /// # Safety
+    /// `shared` stays alive while the handle is used.
+    pub(super) unsafe fn borrow(shared: NonNull<Shared<T>>) -> ManuallyDrop<Self> {
+        // SAFETY: by the caller's guarantee; ManuallyDrop keeps the reference count unchanged.
+        ManuallyDrop::new(unsafe { Self::from_cell(shared) })
+    }
+
+    fn shared(&self) -> &Shared<T> {
+        // SAFETY: the handle's reference keeps the cell alive.
+        unsafe { self.shared.as_ref() }
+    }
+
+    fn header(&self) -> &Header {
+        &self.shared().header
     }
 
     /// The identity of the shared state: equal for clones, distinct for distinct futures.
     pub(super) fn id(&self) -> usize {
-        Arc::as_ptr(&self.shared) as usize
+        self.shared.as_ptr() as usize
     }
 
-    fn state(&self) -> u8 {
-        // Acquire: pairs with the Release store of FINISHED, so a caller that sees it done may
-        // read the outcome.
-        self.shared.state.load(Ordering::Acquire)
+    fn state(&self) -> usize {
+        self.shared().state.state()
     }
 
     /// Cancels the future if it has not started: it is then done at once, for every observer,
@@ -164,16 +154,9 @@ impl<T> Future<T> {
     /// assert_eq!(f.set_running_or_notify_cancel(), Ok(false));
     /// ```
     pub fn cancel(&self) -> bool {
-        let won = self
-            .shared
-            .state
-            // Relaxed, both: the transition elects the canceller and publishes nothing
-            // (watchers synchronize through their lock).
-            .compare_exchange(PENDING, CANCELLED, Ordering::Relaxed, Ordering::Relaxed);
-        match won {
-            Ok(_) => {
-                drop(self.take_task());
-                self.notify_watchers();
+        match self.shared().state.finish(PENDING, CANCELLED) {
+            Ok(watchers) => {
+                self.notify_then_drop_task(watchers);
                 true
             }
             Err(state) => state == CANCELLED,
@@ -192,25 +175,30 @@ impl<T> Future<T> {
 
     /// Whether it finished or was cancelled.
     pub fn done(&self) -> bool {
-        matches!(self.state(), FINISHED | CANCELLED)
+        is_done(self.state())
     }
 
     /// Marks a pending future running: `Ok(true)`; `Ok(false)` if it was cancelled (its
     /// waiters were told at the cancellation); `InvalidStateError` if it is already running or
-    /// done. For executor authors: call it before running the task.
+    /// done. For executor authors: call it before running the task. On a future of a
+    /// [`ThreadPoolExecutor`](super::ThreadPoolExecutor), whose task the pool runs, it drops
+    /// that task: the caller has taken the future over and completes it with `set_*`.
     pub fn set_running_or_notify_cancel(&self) -> Result<bool, InvalidStateError> {
-        let moved = self
-            .shared
-            .state
-            // Relaxed, both: elects the runner, publishes nothing.
-            .compare_exchange(PENDING, RUNNING, Ordering::Relaxed, Ordering::Relaxed);
-        match moved {
-            Ok(_) => Ok(true),
+        match self.shared().state.transition(PENDING, RUNNING) {
+            Ok(()) => {
+                self.shared().drop_task();
+                Ok(true)
+            }
             Err(CANCELLED) => Ok(false),
             Err(_) => Err(InvalidStateError {
                 what: "the future is already running or done",
             }),
         }
+    }
+
+    /// Moves a pending future with a task to RUNNING, for its runner: whether it won.
+    pub(super) fn start(&self) -> bool {
+        self.shared().state.transition(PENDING, RUNNING).is_ok()
     }
 
     /// Completes the future with a value; `InvalidStateError` if it is already done.
@@ -238,58 +226,45 @@ impl<T> Future<T> {
     }
 
     fn complete(&self, outcome: Outcome<T>) -> Result<(), InvalidStateError> {
-        // Guess PENDING rather than load first: the CAS reads the state anyway.
-        let mut state = PENDING;
-        loop {
-            if !matches!(state, PENDING | RUNNING) {
+        let state = &self.shared().state;
+        let from = match state.transition(PENDING, COMPLETING) {
+            Ok(()) => PENDING,
+            // The state never returns to PENDING, so a failure here is final.
+            Err(RUNNING) if state.transition(RUNNING, COMPLETING).is_ok() => RUNNING,
+            Err(_) => {
                 return Err(InvalidStateError {
                     what: "the future is already done",
-                });
+                })
             }
-            match self.shared.state.compare_exchange_weak(
-                state,
-                COMPLETING,
-                Ordering::Relaxed, // elects the completer (invariant 2); publishes nothing
-                Ordering::Relaxed, // a failure only re-checks the state
-            ) {
-                Ok(_) => break,
-                Err(now) => state = now,
-            }
-        }
+        };
         // SAFETY: this thread won COMPLETING, so it is the only writer, and no reader looks
         // before FINISHED is stored below (invariant 2).
-        self.shared
+        self.shared()
             .outcome
             .with_mut(|slot| unsafe { *slot = Some(outcome) });
-        // Release (FINISH): publishes the outcome; pairs with the Acquire load in `state`.
-        self.shared.state.store(FINISHED, FINISH);
-        drop(self.take_task());
-        self.notify_watchers();
+        // Ok: only the completer moves the state out of COMPLETING (invariant 2).
+        let Ok(watchers) = state.finish(COMPLETING, FINISHED) else {
+            unreachable!("only the completer moves the state out of COMPLETING")
+        };
+        if from == PENDING {
+            self.notify_then_drop_task(watchers);
+        } else {
+            self.notify(watchers);
+        }
         Ok(())
     }
 
-    fn watchers(&self) -> MutexGuard<'_, Watchers<T>> {
-        // A panicking callback never runs under the lock, so poisoning only means a panic
-        // between push and unlock, which leaves the vectors intact.
-        self.shared
-            .watchers
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+    /// For the thread that moved a future with a task out of PENDING without running it:
+    /// notifies, then drops the task, so that a panicking `Drop` of the task reaches the caller
+    /// after the watchers were told.
+    fn notify_then_drop_task(&self, watchers: Taken<T>) {
+        self.notify(watchers);
+        self.shared().drop_task();
     }
 
-    /// Fires every waiter and runs every callback, in the order added (invariant 3).
-    fn notify_watchers(&self) {
-        let Watchers { callbacks, waiters } = std::mem::replace(
-            &mut *self.watchers(),
-            Watchers {
-                callbacks: Vec::new(),
-                waiters: Vec::new(),
-            },
-        );
-        for (waiter, token) in waiters {
-            waiter.fire(token);
-        }
-        for callback in callbacks {
+    /// Wakes every waiter and runs every callback, in the order added (invariant 3).
+    fn notify(&self, watchers: Taken<T>) {
+        for callback in watchers.wake() {
             self.run_callback(callback);
         }
     }
@@ -319,64 +294,42 @@ impl<T> Future<T> {
     /// assert_eq!(rx.recv().unwrap(), "done");
     /// ```
     pub fn add_done_callback(&self, callback: impl FnOnce(&Future<T>) + Send + 'static) {
-        let callback: Callback<T> = Box::new(callback);
+        if let Err(Watcher::Callback(callback)) = self
+            .shared()
+            .state
+            .push(Watcher::Callback(Box::new(callback)))
         {
-            let mut watchers = self.watchers();
-            if !self.done() {
-                watchers.callbacks.push(callback);
-                return;
-            }
+            self.run_callback(callback);
         }
-        self.run_callback(callback);
     }
 
-    /// Registers `waiter` under `token`: `false` (not registered) if the future is done already.
-    pub(super) fn watch(&self, waiter: &Arc<Waiter>, token: usize) -> bool {
-        let mut watchers = self.watchers();
-        if self.done() {
-            return false;
-        }
-        watchers.waiters.push((Arc::clone(waiter), token));
-        true
+    /// Registers `watcher`: `false` (not registered) if the future is done already.
+    pub(super) fn watch(&self, watcher: Watcher<T>) -> bool {
+        self.shared().state.push(watcher).is_ok()
     }
 
-    /// How many waiters are registered, for tests that check registrations are removed.
+    /// Unlinks the withdrawn watchers, and serves the list if the future finished meanwhile
+    /// and handed it to this thread (see `watchers.rs`).
+    pub(super) fn prune(&self) {
+        if let Some(watchers) = self.shared().state.prune() {
+            self.notify(watchers);
+        }
+    }
+
+    /// How many watchers are registered, for tests that check registrations are removed.
     #[cfg(test)]
     pub(super) fn watcher_count(&self) -> usize {
-        self.watchers().waiters.len()
+        self.shared()
+            .state
+            .len()
+            .expect("no pruner runs in the test")
     }
 
-    /// Removes every registration of `waiter`.
-    pub(super) fn unwatch(&self, waiter: &Arc<Waiter>) {
-        self.watchers()
-            .waiters
-            .retain(|(registered, _)| !Arc::ptr_eq(registered, waiter));
-    }
-
-    fn take_task(&self) -> Option<Task<T>> {
-        self.shared
-            .task
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .take()
-    }
-
-    /// Runs the task on this thread if nobody took it yet and the future was not cancelled,
-    /// and completes the future with its value, or with its panic. Returns whether it ran.
-    pub(super) fn run(&self) -> bool {
-        self.run_then(|| {})
-    }
-
-    /// [`run`](Self::run), calling `before_completing` between the task's return and the
-    /// completion of the future (a worker counts itself idle there, so that whoever sees the
-    /// result and submits again finds the worker counted).
-    pub(super) fn run_then(&self, before_completing: impl FnOnce()) -> bool {
-        let Some(task) = self.take_task() else {
-            return false;
-        };
-        if self.set_running_or_notify_cancel() != Ok(true) {
-            return false;
-        }
+    /// Runs `task`, this future's task, which the caller took after winning the start, and
+    /// completes the future with its value, or with its panic; `before_completing` runs between
+    /// the task's return and the completion (a worker counts itself idle there, so that
+    /// whoever sees the result and submits again finds the worker counted).
+    pub(super) fn run_task(&self, task: impl FnOnce() -> T, before_completing: &mut dyn FnMut()) {
         let outcome = worker::running(self.id(), || catch_unwind(AssertUnwindSafe(task)));
         before_completing();
         // Err: only this thread completes a running task's future, so it cannot be done.
@@ -384,13 +337,14 @@ impl<T> Future<T> {
             Ok(value) => self.set_result(value),
             Err(payload) => self.set_exception(TaskError::from_panic(payload)),
         };
-        true
     }
 
     /// The no-self-deadlock rule: a worker about to block on a future of its own pool that
     /// has not started runs it here instead. Returns whether it ran it.
     pub(super) fn run_if_mine(&self) -> bool {
-        worker::serves(self.shared.pool) && self.state() == PENDING && self.run()
+        worker::serves(self.header().pool)
+            && self.state() == PENDING
+            && self.shared().run(&mut || {})
     }
 
     /// Waits until the future is done or `deadline` passes; whether it is done.
@@ -403,12 +357,13 @@ impl<T> Future<T> {
             self.done() || !worker::is_running_here(self.id()),
             "deadlock: this thread waits for {self:?}, whose task it is running itself"
         );
-        let waiter = Arc::new(Waiter::default());
-        if self.watch(&waiter, 0) {
-            let fired = waiter.take_fired(deadline);
-            if fired.is_empty() {
-                self.unwatch(&waiter);
-            }
+        if crate::event_count::spin(&mut || self.done().then_some(())).is_some() {
+            return true;
+        }
+        let waiter = Arc::new(Waiter::for_this_thread());
+        if self.watch(Watcher::Waiter(Arc::clone(&waiter))) && !waiter.wait(deadline) {
+            waiter.withdraw();
+            self.prune();
         }
         self.done()
     }
@@ -418,9 +373,22 @@ impl<T> Future<T> {
         debug_assert!(self.done());
         // SAFETY: the future is done (seen with Acquire by `done`), so the outcome is written
         // and never written again (invariant 2); a cancelled future has none.
-        self.shared
+        self.shared()
             .outcome
             .with(|slot| read(unsafe { (*slot).as_ref() }))
+    }
+
+    /// The result of a done future, as [`result`](Self::result) gives it.
+    pub(super) fn done_result(&self) -> Result<T, FutureError>
+    where
+        T: Clone,
+    {
+        self.with_outcome(|outcome| match outcome {
+            None => Err(FutureError::Cancelled),
+            Some(Outcome::Value(value)) => Ok(value.clone()),
+            Some(Outcome::Failed(error)) => Err(FutureError::Failed(error.clone())),
+            Some(Outcome::Broken(why)) => Err(FutureError::BrokenExecutor(why.clone())),
+        })
     }
 
     /// Waits for the outcome and returns the value, `None` waiting without limit.
@@ -436,12 +404,7 @@ impl<T> Future<T> {
         if !self.wait_done(deadline(timeout)) {
             return Err(FutureError::Timeout);
         }
-        self.with_outcome(|outcome| match outcome {
-            None => Err(FutureError::Cancelled),
-            Some(Outcome::Value(value)) => Ok(value.clone()),
-            Some(Outcome::Failed(error)) => Err(FutureError::Failed(error.clone())),
-            Some(Outcome::Broken(why)) => Err(FutureError::BrokenExecutor(why.clone())),
-        })
+        self.done_result()
     }
 
     /// Waits for the outcome and returns the task's error, if any: `Ok(None)` when it produced
@@ -484,7 +447,7 @@ impl<T> Future<T> {
         // SAFETY: done, so the completer wrote the outcome and is gone (invariant 2), and by
         // the caller's guarantee nobody else reads it.
         let outcome = self
-            .shared
+            .shared()
             .outcome
             .with_mut(|slot| unsafe { (*slot).take() });
         match outcome {
@@ -509,15 +472,22 @@ impl<T> Default for Future<T> {
 
 impl<T> Clone for Future<T> {
     fn clone(&self) -> Self {
-        Self {
-            shared: Arc::clone(&self.shared),
-        }
+        cell::acquire(self.header());
+        // SAFETY: the reference just added is the new handle's.
+        unsafe { Self::from_cell(self.shared) }
+    }
+}
+
+impl<T> Drop for Future<T> {
+    fn drop(&mut self) {
+        // SAFETY: the handle owns one reference and is gone after this.
+        unsafe { cell::release(self.shared.cast()) };
     }
 }
 
 impl<T> PartialEq for Future<T> {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.shared, &other.shared)
+        self.shared == other.shared
     }
 }
 

@@ -68,6 +68,8 @@
 //! future — are not detected and do block, as in Python. Tasks run inline count towards their
 //! waiter's worker, so `max_workers` bounds threads, not running tasks.
 
+mod awaiting;
+mod cell;
 mod error;
 mod executor;
 mod future;
@@ -75,8 +77,10 @@ mod future;
 mod process;
 mod wait;
 mod waiter;
+mod watchers;
 mod worker;
 
+pub use awaiting::Awaiting;
 pub use error::{BuildError, FutureError, InvalidStateError, SubmitError, TaskError};
 pub use executor::{Map, ThreadPoolExecutor, ThreadPoolExecutorBuilder};
 pub use future::Future;

@@ -1,11 +1,12 @@
 //! `wait` and `as_completed`: block on many futures at once, without polling.
 //!
 //! Both register one [`Waiter`] on every future they watch and sleep until a completion fires
-//! it (or the deadline passes); both remove their registrations when they are done, so a future
-//! waited on many times does not accumulate waiters.
+//! it (or the deadline passes); both withdraw it when they are done, and the futures unlink it,
+//! so a future waited on many times does not accumulate waiters.
 
 use super::future::{deadline, Future};
 use super::waiter::Waiter;
+use super::watchers::Watcher;
 use super::FutureError;
 use crate::sync::Arc;
 use std::collections::{HashSet, VecDeque};
@@ -36,7 +37,7 @@ pub struct WaitResult<T> {
 /// and the others.
 struct Watched<T> {
     done: VecDeque<Future<T>>,
-    /// Not seen done yet; `None` once moved to `done`. An index is the waiter's token.
+    /// Not seen done yet; `None` once moved to `done`.
     pending: Vec<Option<Future<T>>>,
     waiter: Arc<Waiter>,
     registered: bool,
@@ -52,7 +53,7 @@ impl<T> Watched<T> {
         let mut watched = Self {
             done: VecDeque::new(),
             pending: Vec::new(),
-            waiter: Arc::new(Waiter::default()),
+            waiter: Arc::new(Waiter::for_this_thread()),
             registered: false,
         };
         for f in fs {
@@ -82,33 +83,41 @@ impl<T> Watched<T> {
     /// `deadline`. Returns `false` once the deadline has passed with nothing new.
     fn advance(&mut self, deadline: Option<Instant>) -> bool {
         let ran = self.pending().any(Future::run_if_mine);
+        if self.registered && !self.waiter.is_for_this_thread() {
+            // The iterator moved to another thread since it registered: the futures must
+            // wake this one.
+            self.withdraw();
+            self.waiter = Arc::new(Waiter::for_this_thread());
+        }
         if !ran && !self.registered {
-            for (token, slot) in self.pending.iter().enumerate() {
-                if let Some(f) = slot {
-                    f.watch(&self.waiter, token);
-                }
+            for f in self.pending.iter().flatten() {
+                f.watch(Watcher::Waiter(Arc::clone(&self.waiter)));
             }
             self.registered = true;
-        } else if !ran {
-            let fired = self.waiter.take_fired(deadline);
-            let timed_out =
-                fired.is_empty() && deadline.is_some_and(|deadline| Instant::now() >= deadline);
-            if timed_out {
-                return false;
-            }
+        } else if !ran && !self.waiter.wait(deadline) {
+            return false;
         }
         self.collect_done();
         true
     }
 }
 
+impl<T> Watched<T> {
+    /// Withdraws the waiter from the futures it is registered on.
+    fn withdraw(&mut self) {
+        if self.registered {
+            self.waiter.withdraw();
+            for f in self.pending.iter().flatten() {
+                f.prune();
+            }
+            self.registered = false;
+        }
+    }
+}
+
 impl<T> Drop for Watched<T> {
     fn drop(&mut self) {
-        if self.registered {
-            for f in self.pending.iter().flatten() {
-                f.unwatch(&self.waiter);
-            }
-        }
+        self.withdraw();
     }
 }
 

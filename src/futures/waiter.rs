@@ -1,65 +1,167 @@
-//! `Waiter`: one blocked call (`result`, `exception`, `wait`, `as_completed`) and the futures it
-//! watches.
+//! Who a finishing future wakes: a blocked thread ([`Waiter`]) or an awaiting task
+//! ([`WakerSlot`]).
 //!
-//! The call registers the same waiter on every future it watches, each under its own token. A
-//! future that completes fires the tokens registered on it and wakes the waiter, so a waiting
-//! call sleeps until something it watches finishes or its deadline passes: no polling.
-//! Registration and completion both happen under the future's watcher lock, so a completion
-//! cannot slip between a check and a registration (see `future.rs`).
+//! A blocked call (`result`, `exception`, `wait`, `as_completed`) registers one [`Waiter`] on
+//! every future it watches. A future that finishes fires it: sets its flag and unparks its
+//! thread, outside any lock, so the woken thread runs at once. The call first spins a little
+//! (the event count's bounded, adaptive spin), since parking and unparking cost microseconds
+//! here. A call that gives up (its deadline passed, or it is done) withdraws its waiter, and
+//! the futures unlink it (see `watchers.rs`).
+//!
+//! # Why no wake-up is lost
+//! A registration and the finish are CASes on the same state word, so one comes first: a
+//! registration before the finish is in the list the finisher takes and fires; one after it
+//! fails, and the caller sees the future done. The flag is set before the unpark, and the
+//! waiter re-checks it after every park, so a wake-up between its check and its park only
+//! makes the park return at once.
 
-use crate::sync::{Condvar, Mutex};
+use crate::event_count::spin;
+use crate::sync::{park, park_timeout, thread, AtomicBool, Mutex, Ordering};
 use std::fmt;
+use std::task::Waker;
 use std::time::Instant;
 
-/// A blocked call: see the [module documentation](self).
+/// A withdrawal mark: set by a registrant that no longer waits, read by pruners.
 #[derive(Default)]
+struct Withdrawal(AtomicBool);
+
+impl Withdrawal {
+    fn withdraw(&self) {
+        // Relaxed: only lets a pruner free the node early; a wake-up after it is harmless.
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    fn withdrawn(&self) -> bool {
+        // Relaxed: pairs with nothing; a stale `false` only keeps the node a while longer.
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A thread blocked on one or more futures: see the [module documentation](self).
 pub(super) struct Waiter {
-    fired: Mutex<Vec<usize>>,
-    wakeup: Condvar,
+    thread: thread::Thread,
+    fired: AtomicBool,
+    withdrawal: Withdrawal,
 }
 
 impl Waiter {
-    /// Records that the future registered under `token` is done, and wakes the waiting call.
-    pub(super) fn fire(&self, token: usize) {
-        let mut fired = self
-            .fired
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        fired.push(token);
-        self.wakeup.notify_one();
+    /// A waiter for the calling thread.
+    pub(super) fn for_this_thread() -> Self {
+        Self {
+            thread: thread::current(),
+            fired: AtomicBool::new(false),
+            withdrawal: Withdrawal::default(),
+        }
     }
 
-    /// The tokens fired since the last call, sleeping until there is at least one or
-    /// `deadline` (if any) passes; empty only after the deadline.
-    pub(super) fn take_fired(&self, deadline: Option<Instant>) -> Vec<usize> {
-        let mut fired = self
-            .fired
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        while fired.is_empty() {
-            fired = match deadline {
-                None => self
-                    .wakeup
-                    .wait(fired)
-                    .unwrap_or_else(|poison| poison.into_inner()),
+    /// Whether the calling thread is the one this waiter wakes.
+    pub(super) fn is_for_this_thread(&self) -> bool {
+        thread::current().id() == self.thread.id()
+    }
+
+    /// Tells the waiting thread that a future it watches is done.
+    pub(super) fn fire(&self) {
+        // Release: pairs with the Acquire swap in `wait`; what the finisher did before is
+        // visible to the woken thread. A swap rather than a store: loom orders a plain store
+        // that no RMW of the waiter happens before ahead of that RMW, and the waiter's next
+        // swap then misses it (a lost wake-up that only the model shows).
+        self.fired.swap(true, Ordering::Release);
+        self.thread.unpark();
+    }
+
+    /// Sleeps until fired since the last call, or until `deadline` (if any) passes; whether
+    /// it was fired.
+    pub(super) fn wait(&self, deadline: Option<Instant>) -> bool {
+        // Acquire: pairs with the Release swap in `fire`.
+        let take = || self.fired.swap(false, Ordering::Acquire);
+        if spin(&mut || take().then_some(())).is_some() {
+            return true;
+        }
+        loop {
+            if take() {
+                return true;
+            }
+            match deadline {
+                None => park(),
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
-                        break;
+                        return false;
                     }
-                    self.wakeup
-                        .wait_timeout(fired, deadline - now)
-                        .unwrap_or_else(|poison| poison.into_inner())
-                        .0
+                    park_timeout(deadline - now);
                 }
-            };
+            }
         }
-        std::mem::take(&mut *fired)
+    }
+
+    /// Marks the waiter as gone: futures may unlink it.
+    pub(super) fn withdraw(&self) {
+        self.withdrawal.withdraw();
+    }
+
+    pub(super) fn withdrawn(&self) -> bool {
+        self.withdrawal.withdrawn()
+    }
+}
+
+/// The waker of an `async` task awaiting a future.
+pub(super) struct WakerSlot {
+    waker: Mutex<Option<Waker>>,
+    withdrawal: Withdrawal,
+}
+
+impl WakerSlot {
+    pub(super) fn new(waker: &Waker) -> Self {
+        Self {
+            waker: Mutex::new(Some(waker.clone())),
+            withdrawal: Withdrawal::default(),
+        }
+    }
+
+    /// Replaces the waker with `waker` (the task was polled again), unless it wakes the same
+    /// task already.
+    pub(super) fn update(&self, waker: &Waker) {
+        let mut slot = self
+            .waker
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if !slot.as_ref().is_some_and(|old| old.will_wake(waker)) {
+            *slot = Some(waker.clone());
+        }
+    }
+
+    /// Wakes the task, outside the slot's lock.
+    pub(super) fn wake(&self) {
+        let waker = self
+            .waker
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Marks the slot as gone (the awaiting future was dropped): futures may unlink it.
+    pub(super) fn withdraw(&self) {
+        self.withdrawal.withdraw();
+    }
+
+    pub(super) fn withdrawn(&self) -> bool {
+        self.withdrawal.withdrawn()
     }
 }
 
 impl fmt::Debug for Waiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Waiter").finish_non_exhaustive()
+        f.debug_struct("Waiter")
+            .field("thread", &self.thread.id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for WakerSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WakerSlot").finish_non_exhaustive()
     }
 }

@@ -1,4 +1,7 @@
 use super::*;
+
+mod awaiting;
+mod cell;
 use crate::sync::{Arc, AtomicUsize, Mutex, Ordering::SeqCst};
 use std::collections::HashSet;
 use std::thread;
@@ -261,4 +264,33 @@ fn every_type_is_shareable_and_errors_display() {
     for e in errors {
         assert!(!e.to_string().is_empty());
     }
+}
+
+#[test]
+fn an_as_completed_moved_to_another_thread_is_woken_there() {
+    let (first, second) = (Future::<u32>::new(), Future::<u32>::new());
+    let mut it = as_completed([&first, &second], None);
+    let completer = {
+        let first = first.clone();
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(10));
+            first.set_result(1).unwrap();
+        })
+    };
+    assert_eq!(
+        it.next().unwrap().unwrap(),
+        first,
+        "registered and woken on this thread"
+    );
+    completer.join().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mover = thread::spawn(move || tx.send(it.next().map(|f| f.unwrap())).unwrap());
+    thread::sleep(Duration::from_millis(10));
+    second.set_result(2).unwrap();
+    let yielded = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the moved iterator is woken on its new thread");
+    assert_eq!(yielded, Some(second.clone()));
+    mover.join().unwrap();
+    assert_eq!(second.watcher_count(), 0);
 }
