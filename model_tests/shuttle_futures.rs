@@ -110,25 +110,44 @@ fn wait_and_as_completed_race_completions() {
     });
 }
 
+/// A submitter races a waiting shutdown: every task accepted runs before the shutdown returns
+/// (also the first, whose worker may start after the shutdown found none alive), and every
+/// other is refused with `Shutdown`.
 #[test]
 fn shutdown_races_submit() {
     check("submit × 3 ∥ shutdown", || {
         let pool = Arc::new(pool(2));
+        let ran = Arc::new(AtomicUsize::new(0));
         let submitter = {
-            let pool = Arc::clone(&pool);
+            let (pool, ran) = (Arc::clone(&pool), Arc::clone(&ran));
             thread::spawn(move || {
                 (0..3u32)
-                    .map(|i| pool.submit(move || i * 2))
+                    .map(|i| {
+                        let ran = Arc::clone(&ran);
+                        pool.submit(move || {
+                            ran.fetch_add(1, SeqCst);
+                            i * 2
+                        })
+                    })
                     .collect::<Vec<_>>()
             })
         };
         pool.shutdown(true, false);
+        let ran_before_shutdown_returned = ran.load(SeqCst);
+        let mut accepted = 0;
         for (i, submitted) in submitter.join().unwrap().into_iter().enumerate() {
             match submitted {
-                Ok(f) => assert_eq!(f.result(None).unwrap(), i as u32 * 2),
+                Ok(f) => {
+                    accepted += 1;
+                    assert_eq!(f.result(None).unwrap(), i as u32 * 2);
+                }
                 Err(e) => assert_eq!(e, SubmitError::Shutdown),
             }
         }
+        assert_eq!(
+            ran_before_shutdown_returned, accepted,
+            "a waiting shutdown returned before an accepted task ran"
+        );
     });
 }
 

@@ -1,20 +1,29 @@
 //! `ThreadPoolExecutor`: runs submitted closures on a pool of worker threads.
 //!
 //! # Design
-//! Submitted tasks go through one of our own [`ConcurrentQueue`]s (lock-free mode) to the
-//! workers, which sleep in its blocking `pop`. Workers start lazily: a submission starts one
-//! only if no worker is idle and fewer than `max_workers` run — idle ones are reused first, as
-//! in Python, where an "idle" count is raised by a worker each time it finishes a task and
-//! lowered by a submission that relies on it.
+//! A submission makes one task cell (`cell.rs`) and pushes its thin [`Job`] pointer on one of
+//! our own [`ConcurrentQueue`]s (segmented mode) to the workers, which spin, then sleep, in its
+//! blocking `pop` (the event count: a push wakes one sleeping worker, and costs one load when
+//! none sleeps). Workers start lazily: a submission starts one only if no worker is idle and
+//! fewer than `max_workers` started — idle ones are reused first, as in Python, where an
+//! "idle" count is raised by a worker each time it finishes a task and lowered by a submission
+//! that relies on it.
 //!
-//! Submissions, shutdown and breaking serialize on one small lock (the gate) so that a task is
-//! either queued before the shutdown or refused, never lost. Shutting down is a graceful
-//! shutdown of the queue: workers drain it and exit; `cancel_futures` first takes the queued
-//! tasks out and cancels them. An initializer failure breaks the pool: the queue is shut down
-//! at once and every queued future fails with [`FutureError::BrokenExecutor`].
+//! The queue decides what is accepted: a push before its shutdown is a task the workers run
+//! (a graceful shutdown lets them drain the queue), a push after it is refused. So `submit`
+//! takes no lock; the gate (a mutex) is taken only to start a worker, to shut down and to
+//! break. `cancel_futures` takes the queued tasks out after the queue's shutdown and cancels
+//! them. An initializer failure breaks the pool: the queue is shut down at once and every
+//! queued future fails with [`FutureError::BrokenExecutor`].
+//!
+//! One race needs the gate: a first submission whose push beats the shutdown, but whose start
+//! of a worker comes after a waiting shutdown found no worker alive. A waiting shutdown that
+//! finds tasks queued and no worker started starts one itself, under the gate, so that the
+//! accepted task runs before it returns.
 //!
 //! # Progress
-//! Blocking: workers sleep while there is nothing to do; `submit` takes the gate briefly.
+//! `submit` is lock-free unless it starts a worker; workers sleep while there is nothing to
+//! do.
 //!
 //! [`FutureError::BrokenExecutor`]: super::FutureError::BrokenExecutor
 
@@ -23,7 +32,7 @@ use super::error::{take_panic_message, BuildError, SubmitError};
 use super::future::{deadline, Future};
 use super::{worker, FutureError};
 use crate::queue::{ConcurrentQueue, QueueMode};
-use crate::sync::{thread, Arc, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
+use crate::sync::{thread, Arc, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
 use std::collections::VecDeque;
 use std::error::Error;
 use std::fmt;
@@ -43,11 +52,8 @@ type Initializer = Box<dyn Fn() -> Result<(), BoxError> + Send + Sync>;
 /// What submissions, shutdown and workers agree on under the gate.
 #[derive(Debug, Default)]
 struct Gate {
-    shut_down: bool,
     /// Why the pool broke, once it did.
     broken: Option<String>,
-    /// Workers started so far.
-    started: usize,
     /// Workers that have not exited yet.
     alive: usize,
     /// Workers waiting in `shutdown(wait = true)` on their own pool: the others do not wait
@@ -66,6 +72,10 @@ struct Pool {
     /// Workers that went idle (finished a task with nothing queued) minus submissions that
     /// relied on one.
     idle: AtomicUsize,
+    /// Workers started so far; written under the gate, read without it by `submit`.
+    started: AtomicUsize,
+    /// Set, before the queue is shut down at once, when the pool breaks.
+    broken: AtomicBool,
     gate: Mutex<Gate>,
     /// Signalled when a worker exits.
     exited: Condvar,
@@ -81,8 +91,8 @@ impl Pool {
 
     /// Relies on an idle worker if there is one, otherwise starts a worker if the pool is
     /// below `max_workers`. Returns `false` if the pool broke because no worker could start:
-    /// the caller must then [`fail_queued`](Self::fail_queued) once it left the gate.
-    fn adjust_workers(pool: &Arc<Self>, gate: &mut Gate) -> bool {
+    /// the caller must then [`fail_queued`](Self::fail_queued).
+    fn adjust_workers(pool: &Arc<Self>) -> bool {
         let relied_on_idle = pool
             .idle
             // Relaxed, both: a count of hints; the queue hands the task over.
@@ -90,10 +100,25 @@ impl Pool {
                 idle.checked_sub(1)
             })
             .is_ok();
-        if relied_on_idle || gate.started >= pool.max_workers {
+        // Relaxed: a hint; the gate re-checks.
+        if relied_on_idle || pool.started.load(Ordering::Relaxed) >= pool.max_workers {
             return true;
         }
-        let name = format!("{}_{}", pool.thread_name_prefix, gate.started);
+        let mut gate = pool.gate();
+        let started = Self::start_worker(pool, &mut gate);
+        drop(gate);
+        started
+    }
+
+    /// Starts a worker, under the gate, unless `max_workers` started already; `false` if the
+    /// pool broke because none could start.
+    fn start_worker(pool: &Arc<Self>, gate: &mut Gate) -> bool {
+        // Relaxed: only written under the gate, which this thread holds.
+        let started = pool.started.load(Ordering::Relaxed);
+        if started >= pool.max_workers {
+            return true;
+        }
+        let name = format!("{}_{}", pool.thread_name_prefix, started);
         let worker = Arc::clone(pool);
         match thread::Builder::new()
             .name(name)
@@ -101,7 +126,8 @@ impl Pool {
         {
             Ok(handle) => {
                 gate.threads.push(handle);
-                gate.started += 1;
+                // Relaxed: the gate orders the writes; readers only take a hint.
+                pool.started.store(started + 1, Ordering::Relaxed);
                 gate.alive += 1;
                 true
             }
@@ -144,6 +170,16 @@ impl Pool {
         }
     }
 
+    /// Why a push was refused: the pool broke, or it was shut down.
+    fn refusal(&self) -> SubmitError {
+        // Acquire: pairs with the Release store in `fail_queued`.
+        if self.broken.load(Ordering::Acquire) {
+            SubmitError::Broken(self.gate().broken.clone().unwrap_or_default())
+        } else {
+            SubmitError::Shutdown
+        }
+    }
+
     /// Breaks the pool: later submissions fail, queued futures fail, workers exit.
     fn break_down(&self, why: String) {
         self.gate().broken.get_or_insert(why);
@@ -154,6 +190,9 @@ impl Pool {
     /// outside the gate, because failing a future runs its callbacks, which may submit.
     fn fail_queued(&self) {
         let why = self.gate().broken.clone().unwrap_or_default();
+        // Release: pairs with the Acquire load in `refusal`, which a push refused by the
+        // shutdown below reaches only after this store.
+        self.broken.store(true, Ordering::Release);
         self.jobs.shutdown(true);
         for job in self.jobs.take_remaining() {
             job.fail(&why);
@@ -259,6 +298,8 @@ impl ThreadPoolExecutorBuilder {
                 thread_name_prefix,
                 initializer: self.initializer,
                 idle: AtomicUsize::new(0),
+                started: AtomicUsize::new(0),
+                broken: AtomicBool::new(false),
                 gate: Mutex::new(Gate::default()),
                 exited: Condvar::new(),
             }),
@@ -295,20 +336,12 @@ impl ThreadPoolExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + Sync + 'static,
     {
-        let mut gate = self.pool.gate();
-        if let Some(why) = &gate.broken {
-            return Err(SubmitError::Broken(why.clone()));
-        }
-        if gate.shut_down {
-            return Err(SubmitError::Shutdown);
-        }
         let (future, job) = cell::with_task(pool_id(&self.pool), task);
-        // Err only after a shutdown, which the gate excludes.
         if self.pool.jobs.push(job).is_err() {
-            return Err(SubmitError::Shutdown);
+            // The refused job and the future drop the task unrun.
+            return Err(self.pool.refusal());
         }
-        if !Pool::adjust_workers(&self.pool, &mut gate) {
-            drop(gate);
+        if !Pool::adjust_workers(&self.pool) {
             self.pool.fail_queued();
         }
         Ok(future)
@@ -362,17 +395,28 @@ impl ThreadPoolExecutor {
     /// assert_eq!(pool.submit(|| "late").unwrap_err(), SubmitError::Shutdown);
     /// ```
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        self.pool.gate().shut_down = true;
+        self.pool.jobs.shutdown(false);
         // Outside the gate: cancelling runs callbacks, which may call into the pool.
         if cancel_futures {
             for job in self.pool.jobs.take_remaining() {
                 job.cancel();
             }
         }
-        self.pool.jobs.shutdown(false);
         if wait {
             let worker = worker::serves(pool_id(&self.pool));
             let mut gate = self.pool.gate();
+            // A submission accepted before the shutdown may not have started its worker yet
+            // (module documentation): start one, so that its task runs before this returns.
+            // Relaxed: written only under the gate, which this thread holds.
+            let none_started = self.pool.started.load(Ordering::Relaxed) == 0;
+            if none_started
+                && !self.pool.jobs.is_empty()
+                && !Pool::start_worker(&self.pool, &mut gate)
+            {
+                drop(gate);
+                self.pool.fail_queued();
+                gate = self.pool.gate();
+            }
             if worker {
                 gate.shutting_down += 1;
                 // The other waiting workers now wait for one worker fewer.
@@ -422,7 +466,7 @@ impl fmt::Debug for ThreadPoolExecutor {
             .field("thread_name_prefix", &self.pool.thread_name_prefix)
             .field("workers", &gate.alive)
             .field("queued", &self.pool.jobs.len())
-            .field("shut_down", &gate.shut_down)
+            .field("shut_down", &self.pool.jobs.is_shutdown())
             .field("broken", &gate.broken)
             .finish()
     }
