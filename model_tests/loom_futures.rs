@@ -4,7 +4,11 @@
 //! (and the `finish_without_release` mutant, which drops the Release of the final state, is
 //! caught); cancel and run race to exactly one winner; a callback or a blocked reader racing the
 //! completion is served exactly once, never lost (a lost wake-up is a deadlock, which loom
-//! reports). The gathering iterator's models are in `loom_gather.rs`.
+//! reports); a timed-out wait or a dropped await withdrawing its registration races the
+//! completion and registrations, through the hand-off of the list (the
+//! `prune_dropping_the_hand_off` mutant is caught); an awaiting task re-polled with a new waker
+//! is woken; a pool's submission, worker, result and shutdown lose no wake-up. The gathering
+//! iterator's models are in `loom_gather.rs`.
 //!
 //! Run: `RUSTFLAGS="--cfg loom --cfg crossbeam_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
 //! --no-default-features --test loom_futures`. Each model prints how many executions it explored.
@@ -12,9 +16,9 @@
 
 mod support;
 
-use support::{check, check_bounded};
+use support::{check, check_bounded, check_long};
 
-use concurrency::futures::{wait, Future, FutureError, ReturnWhen};
+use concurrency::futures::{wait, Future, FutureError, ReturnWhen, ThreadPoolExecutor};
 use loom::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use loom::sync::Arc;
 use loom::thread;
@@ -273,5 +277,23 @@ fn a_dropped_await_withdrawing_races_completion() {
         completer.join().unwrap();
         assert!(pending || f.done());
         assert_eq!(f.result(None).unwrap(), 3);
+    });
+}
+
+/// The executor's sleep protocol with one submitter and one worker (spin budget 0 under loom):
+/// the worker sleeps in the queue's event count and the submitter's push wakes it; the
+/// submitter sleeps in `result` and the worker's completion wakes it; the waiting shutdown
+/// (the drop) then sees the worker exit. A lost wake-up anywhere is a deadlock, which loom
+/// reports. A whole pool is a long model (a thread start, a queue, epochs): it needs more
+/// branches than loom's default allows.
+#[test]
+fn a_submission_wakes_the_sleeping_worker_and_its_result_wakes_the_submitter() {
+    check_long("submit ∥ worker ∥ result ∥ shutdown", 2, || {
+        let pool = ThreadPoolExecutor::builder()
+            .max_workers(1)
+            .build()
+            .unwrap();
+        let f = pool.submit(|| 1u32).unwrap();
+        assert_eq!(f.result(None).unwrap(), 1);
     });
 }

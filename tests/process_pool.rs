@@ -294,6 +294,26 @@ fn a_submission_gets_a_worker_while_the_idle_one_takes_the_previous_job() {
     assert_eq!(slow.result(None).unwrap(), 2_000);
 }
 
+/// A process pool's futures are the thread pool's: an async runtime awaits them, a failed one
+/// included.
+fn its_futures_can_be_awaited() {
+    let pool = pool(2);
+    let squares: Vec<_> = (1..=4).map(|x| pool.submit(SQUARE, x).unwrap()).collect();
+    let failing = pool.submit(PANICS, String::from("awaited panic")).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (sum, failure) = runtime.block_on(async {
+        let mut sum = 0;
+        for f in squares {
+            sum += f.await.unwrap();
+        }
+        (sum, failing.await)
+    });
+    assert_eq!(sum, 30);
+    assert!(failure.unwrap_err().to_string().contains("awaited panic"));
+}
+
 fn wait_and_as_completed_return_on_time() {
     let pool = pool(2);
     let slow = pool.submit(SLEEP_MS, 2_000).unwrap();
@@ -1086,6 +1106,7 @@ fn main() {
     let tests = named![
         results_come_back_in_order_and_as_completed,
         wait_and_as_completed_return_on_time,
+        its_futures_can_be_awaited,
         a_submission_gets_a_worker_while_the_idle_one_takes_the_previous_job,
         map_times_out_from_the_call_and_its_drop_cancels,
         a_panicking_task_fails_only_its_future,

@@ -24,6 +24,28 @@ pub(crate) fn check_bounded(
     run_loom(&format!("{name} [preemptions ≤ {bound}]"), builder, model);
 }
 
+/// Like [`check_bounded`], for a model longer than loom's default branch limit allows.
+#[cfg(loom)]
+#[allow(dead_code, reason = "not every model file has a long model")]
+pub(crate) fn check_long(
+    name: &str,
+    max_preemptions: usize,
+    model: impl Fn() + Sync + Send + 'static,
+) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(
+        builder
+            .preemption_bound
+            .map_or(max_preemptions, |b| b.min(max_preemptions)),
+    );
+    builder.max_branches = builder.max_branches.max(20_000);
+    run_loom(
+        &format!("{name} [preemptions ≤ {max_preemptions}]"),
+        builder,
+        model,
+    );
+}
+
 #[cfg(loom)]
 fn run_loom(name: &str, builder: loom::model::Builder, model: impl Fn() + Sync + Send + 'static) {
     use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
