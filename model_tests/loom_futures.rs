@@ -136,6 +136,53 @@ fn wait_races_two_completions() {
     });
 }
 
+/// cancel ∥ run-and-complete ∥ register, on one future: one of cancel and run wins, the
+/// callback runs exactly once either way, and it sees the outcome the winner left.
+#[test]
+fn cancel_races_the_runner_and_a_registration() {
+    check(
+        "cancel ∥ set_running + set_result ∥ add_done_callback",
+        || {
+            let f = Future::<u32>::new();
+            let runner = {
+                let f = f.clone();
+                thread::spawn(move || {
+                    let run = f.set_running_or_notify_cancel().unwrap();
+                    if run {
+                        f.set_result(4).unwrap();
+                    }
+                    run
+                })
+            };
+            let registrar = {
+                let f = f.clone();
+                thread::spawn(move || {
+                    let seen = Arc::new(AtomicUsize::new(0));
+                    let record = Arc::clone(&seen);
+                    f.add_done_callback(move |f| {
+                        let code = match f.result(None) {
+                            Ok(4) => 1,
+                            Err(FutureError::Cancelled) => 2,
+                            _ => 3,
+                        };
+                        record.fetch_add(code, Relaxed);
+                    });
+                    seen
+                })
+            };
+            let cancelled = f.cancel();
+            let ran = runner.join().unwrap();
+            let seen = registrar.join().unwrap();
+            assert!(cancelled != ran, "exactly one wins");
+            assert_eq!(
+                seen.load(Relaxed),
+                if ran { 1 } else { 2 },
+                "the callback ran once"
+            );
+        },
+    );
+}
+
 /// Adds a callback to `f` that counts its runs in the returned counter.
 fn counted_callback(f: &Future<u32>) -> Arc<AtomicUsize> {
     let runs = Arc::new(AtomicUsize::new(0));
