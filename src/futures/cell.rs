@@ -262,6 +262,26 @@ impl Job {
     }
 }
 
+impl Job {
+    /// The job as a raw pointer, which keeps its reference (for the deques' atomic slots).
+    pub(super) fn into_raw(self) -> *mut () {
+        let raw = self.header.as_ptr().cast();
+        std::mem::forget(self);
+        raw
+    }
+
+    /// The job `into_raw` made.
+    ///
+    /// # Safety
+    /// `raw` came from `into_raw`, and its reference is given back once.
+    pub(super) unsafe fn from_raw(raw: *mut ()) -> Self {
+        Self {
+            // SAFETY: `into_raw` took it from a non-null header.
+            header: unsafe { NonNull::new_unchecked(raw.cast()) },
+        }
+    }
+}
+
 impl Drop for Job {
     fn drop(&mut self) {
         // SAFETY: the job owns one reference and is gone after this.

@@ -1,16 +1,17 @@
 //! `ThreadPoolExecutor`: runs submitted closures on a pool of worker threads.
 //!
 //! # Design
-//! A submission makes one task cell (`cell.rs`) and pushes its thin [`Job`] pointer on one of
-//! our own [`ConcurrentQueue`]s (segmented mode) to the workers, which spin, then sleep, in its
-//! blocking `pop` (the event count: a push wakes one sleeping worker, and costs one load when
-//! none sleeps). Workers start lazily: a submission starts one only if no worker is idle and
+//! A submission makes one task cell (`cell.rs`) and queues its thin [`Job`] pointer (`jobs.rs`):
+//! on the pool's shared [`ConcurrentQueue`](crate::ConcurrentQueue) from outside, on the
+//! submitting worker's own deque from inside a task, where idle workers steal it. Idle workers
+//! spin, then sleep, on the pool's event count: a push wakes one sleeping worker, and costs one
+//! load when none sleeps. Workers start lazily: a submission starts one only if no worker is idle and
 //! fewer than `max_workers` started — idle ones are reused first, as in Python, where an
 //! "idle" count is raised by a worker each time it finishes a task and lowered by a submission
 //! that relies on it.
 //!
-//! The queue decides what is accepted: a push before its shutdown is a task the workers run
-//! (a graceful shutdown lets them drain the queue), a push after it is refused. So `submit`
+//! The shared queue decides what is accepted: a push before its shutdown is a task the workers
+//! run (a graceful shutdown lets them drain the queues), a push after it is refused. So `submit`
 //! takes no lock; the gate (a mutex) is taken only to start a worker, to shut down and to
 //! break. `cancel_futures` takes the queued tasks out after the queue's shutdown and cancels
 //! them. An initializer failure breaks the pool: the queue is shut down at once and every
@@ -27,11 +28,11 @@
 //!
 //! [`FutureError::BrokenExecutor`]: super::FutureError::BrokenExecutor
 
-use super::cell::{self, Job};
+use super::cell;
 use super::error::{take_panic_message, BuildError, SubmitError};
 use super::future::{deadline, Future};
+use super::jobs::{Jobs, Next};
 use super::{worker, FutureError};
-use crate::queue::{ConcurrentQueue, QueueMode};
 use crate::sync::{thread, Arc, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
 use std::collections::VecDeque;
 use std::error::Error;
@@ -41,12 +42,6 @@ use std::time::{Duration, Instant};
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
-/// The job queue's reclaimer: shuttle cannot see inside crossbeam-epoch, so shuttle runs use the
-/// model-only `Quarantine`, which checks every protection.
-#[cfg(not(shuttle))]
-type JobReclaimer = crate::reclaim::DefaultReclaimer;
-#[cfg(shuttle)]
-type JobReclaimer = crate::reclaim::Quarantine;
 type Initializer = Box<dyn Fn() -> Result<(), BoxError> + Send + Sync>;
 
 /// What submissions, shutdown and workers agree on under the gate.
@@ -65,7 +60,7 @@ struct Gate {
 }
 
 struct Pool {
-    jobs: ConcurrentQueue<Job, JobReclaimer>,
+    jobs: Jobs,
     max_workers: usize,
     thread_name_prefix: String,
     initializer: Option<Initializer>,
@@ -120,9 +115,10 @@ impl Pool {
         }
         let name = format!("{}_{}", pool.thread_name_prefix, started);
         let worker = Arc::clone(pool);
+        pool.jobs.add_deque(started);
         match thread::Builder::new()
             .name(name)
-            .spawn(move || Self::work(&worker))
+            .spawn(move || Self::work(&worker, started))
         {
             Ok(handle) => {
                 gate.threads.push(handle);
@@ -140,9 +136,10 @@ impl Pool {
         }
     }
 
-    /// A worker's life: initialize, then run tasks until the queue is shut down and drained.
-    fn work(pool: &Arc<Self>) {
-        worker::serve(pool_id(pool));
+    /// Worker `index`'s life: initialize, then run tasks until the pool is shut down and
+    /// nothing is left for it.
+    fn work(pool: &Arc<Self>, index: usize) {
+        worker::serve(pool_id(pool), index);
         let _exit = WorkerExit(pool);
         if let Some(initializer) = &pool.initializer {
             let failure = match catch_unwind(AssertUnwindSafe(initializer)) {
@@ -157,12 +154,12 @@ impl Pool {
                 return;
             }
         }
-        while let Ok(job) = pool.jobs.pop() {
+        while let Next::Run(job) = pool.jobs.next(index) {
             // A worker that will find nothing queued counts itself idle before the result is
             // out, so a submission that follows the result relies on it instead of starting
             // another worker (as Python's workers do before they block on an empty queue).
             job.run(&mut || {
-                if pool.jobs.is_empty() {
+                if pool.jobs.looks_empty_for(index) {
                     // Relaxed: a hint for `adjust_workers`.
                     pool.idle.fetch_add(1, Ordering::Relaxed);
                 }
@@ -293,7 +290,7 @@ impl ThreadPoolExecutorBuilder {
             .unwrap_or_else(|| format!("ThreadPoolExecutor-{}", crate::sync::next_serial()));
         Ok(ThreadPoolExecutor {
             pool: Arc::new(Pool {
-                jobs: ConcurrentQueue::with_mode_and_reclaimer(QueueMode::Segmented),
+                jobs: Jobs::new(max_workers),
                 max_workers,
                 thread_name_prefix,
                 initializer: self.initializer,
@@ -336,8 +333,14 @@ impl ThreadPoolExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + Sync + 'static,
     {
-        let (future, job) = cell::with_task(pool_id(&self.pool), task);
-        if self.pool.jobs.push(job).is_err() {
+        let pool = pool_id(&self.pool);
+        let (future, job) = cell::with_task(pool, task);
+        let pushed = match worker::index_in(pool) {
+            // From a task of this pool: onto its worker's deque.
+            Some(index) => self.pool.jobs.push_local(index, job),
+            None => self.pool.jobs.push_shared(job),
+        };
+        if pushed.is_err() {
             // The refused job and the future drop the task unrun.
             return Err(self.pool.refusal());
         }
@@ -410,7 +413,7 @@ impl ThreadPoolExecutor {
             // Relaxed: written only under the gate, which this thread holds.
             let none_started = self.pool.started.load(Ordering::Relaxed) == 0;
             if none_started
-                && !self.pool.jobs.is_empty()
+                && !self.pool.jobs.looks_empty()
                 && !Pool::start_worker(&self.pool, &mut gate)
             {
                 drop(gate);

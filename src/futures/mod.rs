@@ -70,9 +70,11 @@
 
 mod awaiting;
 mod cell;
+mod deque;
 mod error;
 mod executor;
 mod future;
+mod jobs;
 #[cfg(all(unix, not(any(loom, shuttle))))]
 mod process;
 mod wait;
@@ -93,3 +95,6 @@ pub use wait::{as_completed, wait, AsCompleted, ReturnWhen, WaitResult};
 
 #[cfg(all(test, not(any(loom, shuttle))))]
 mod tests;
+
+#[cfg(all(test, loom))]
+mod model;

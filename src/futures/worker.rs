@@ -11,21 +11,28 @@ use crate::sync::thread_local;
 use std::cell::{Cell, RefCell};
 
 thread_local! {
-    /// The identity of the pool this thread works for; 0 on other threads.
-    static POOL: Cell<usize> = Cell::new(0);
+    /// The identity of the pool this thread works for (0 on other threads), and the worker's
+    /// index in it.
+    static POOL: Cell<(usize, usize)> = Cell::new((0, 0));
     /// The identities of the futures whose tasks run on this thread, innermost last: a worker
     /// that waits for a future it has not started runs it here, on top of its own task.
     static RUNNING: RefCell<Vec<usize>> = RefCell::new(Vec::new());
 }
 
-/// Marks this thread as a worker of `pool` (a non-zero identity).
-pub(super) fn serve(pool: usize) {
-    POOL.with(|current| current.set(pool));
+/// Marks this thread as worker `index` of `pool` (a non-zero identity).
+pub(super) fn serve(pool: usize, index: usize) {
+    POOL.with(|current| current.set((pool, index)));
 }
 
 /// Whether this thread is a worker of `pool`.
 pub(super) fn serves(pool: usize) -> bool {
-    pool != 0 && POOL.with(Cell::get) == pool
+    index_in(pool).is_some()
+}
+
+/// This thread's index among the workers of `pool`, if it is one of them.
+pub(super) fn index_in(pool: usize) -> Option<usize> {
+    let (serving, index) = POOL.with(Cell::get);
+    (pool != 0 && serving == pool).then_some(index)
 }
 
 /// Runs `task`, the task of `future`, recording it as running on this thread meanwhile.

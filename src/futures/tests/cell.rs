@@ -151,3 +151,34 @@ fn a_finished_future_fires_its_waiters_once_and_keeps_nothing() {
     );
     assert_eq!(Arc::strong_count(&waiter), 1);
 }
+
+#[test]
+fn a_task_submitted_by_a_task_is_stolen_by_an_idle_worker() {
+    let pool = Arc::new(
+        ThreadPoolExecutor::builder()
+            .max_workers(2)
+            .build()
+            .unwrap(),
+    );
+    let both = Arc::new(Barrier::new(2));
+    let outer = {
+        let (pool, both) = (Arc::clone(&pool), Arc::clone(&both));
+        pool.clone()
+            .submit(move || {
+                let inner = {
+                    let both = Arc::clone(&both);
+                    pool.submit(move || {
+                        both.wait();
+                        7
+                    })
+                    .unwrap()
+                };
+                // Only another worker can pass this with the inner task: it must steal it.
+                both.wait();
+                inner
+            })
+            .unwrap()
+    };
+    let inner = outer.result(LONG).unwrap();
+    assert_eq!(inner.result(LONG).unwrap(), 7);
+}

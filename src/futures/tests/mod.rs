@@ -2,6 +2,7 @@ use super::*;
 
 mod awaiting;
 mod cell;
+mod deque;
 use crate::sync::{Arc, AtomicUsize, Mutex, Ordering::SeqCst};
 use std::collections::HashSet;
 use std::thread;

@@ -1,0 +1,60 @@
+//! loom model of the worker deque (`cargo test --lib` under `--cfg loom`; `.ci/test` stage
+//! `loom`): the owner pushes two jobs and takes them back while a thief steals until it finds
+//! the deque empty. Every job is taken exactly once (a job taken twice would free its cell
+//! twice, a lost one leaks it: loom reports both), and what the thief takes is visible to it
+//! (the slot's publication). Under `--cfg concurrency_mutant="take_without_fence"` the
+//! owner's take loses its `SeqCst` fence, and a thief's second steal takes the job the owner
+//! took too: the model must fail (`.ci/test` stage `loom-mutant` reads the report from loom's
+//! output, since the cell freed twice then aborts the process).
+
+use crate::futures::cell::with_task;
+use crate::futures::deque::{Steal, WorkerDeque};
+use crate::futures::Future;
+use loom::sync::Arc;
+use loom::thread;
+
+/// Runs each job taken and counts them.
+fn run_all(jobs: impl Iterator<Item = crate::futures::cell::Job>) -> usize {
+    jobs.map(|job| job.run(&mut || {})).count()
+}
+
+#[test]
+fn the_owner_and_a_thief_take_each_job_once() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(builder.preemption_bound.map_or(2, |b| b.min(2)));
+    let executions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&executions);
+    builder.check(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let deque = Arc::new(WorkerDeque::new());
+        let futures: Vec<Future<u32>> = (0..2)
+            .map(|i| {
+                let (future, job) = with_task(0, move || i);
+                assert!(deque.push(job).is_ok());
+                future
+            })
+            .collect();
+        let thief = {
+            let deque = Arc::clone(&deque);
+            // Steals until it finds the deque empty: a second steal is what races the owner's
+            // take of the other job without its CAS.
+            thread::spawn(move || {
+                run_all(std::iter::from_fn(|| loop {
+                    match deque.steal() {
+                        Steal::Taken(job) => break Some(job),
+                        Steal::Empty => break None,
+                        Steal::Retry => thread::yield_now(),
+                    }
+                }))
+            })
+        };
+        let owned = run_all(std::iter::from_fn(|| deque.take()));
+        let stolen = thief.join().unwrap();
+        assert_eq!(owned + stolen, 2, "each job taken once");
+        for (i, f) in (0..).zip(&futures) {
+            assert_eq!(f.result(None).unwrap(), i);
+        }
+    });
+    let executions = executions.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!("loom: deque push, push, take ∥ steal: {executions} executions");
+}
