@@ -158,8 +158,11 @@ impl Pool {
             // A worker that will find nothing queued counts itself idle before the result is
             // out, so a submission that follows the result relies on it instead of starting
             // another worker (as Python's workers do before they block on an empty queue).
+            // Once every worker has started the count decides nothing, and is not kept.
             job.run(&mut || {
-                if pool.jobs.looks_empty_for(index) {
+                // Relaxed: a hint; it only grows, under the gate.
+                let may_start = pool.started.load(Ordering::Relaxed) < pool.max_workers;
+                if may_start && pool.jobs.looks_empty_for(index) {
                     // Relaxed: a hint for `adjust_workers`.
                     pool.idle.fetch_add(1, Ordering::Relaxed);
                 }

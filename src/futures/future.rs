@@ -38,12 +38,11 @@
 
 use super::cell::{self, Header, Outcome, Shared};
 use super::error::{take_panic_message, FutureError, InvalidStateError, TaskError};
-use super::waiter::Waiter;
+use super::waiter::{self, Waiter};
 use super::watchers::{
     is_done, Callback, Taken, Watcher, CANCELLED, COMPLETING, FINISHED, PENDING, RUNNING,
 };
 use super::worker;
-use crate::sync::Arc;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
@@ -317,7 +316,7 @@ impl<T> Future<T> {
     }
 
     /// How many watchers are registered, for tests that check registrations are removed.
-    #[cfg(test)]
+    #[cfg(all(test, not(any(loom, shuttle))))]
     pub(super) fn watcher_count(&self) -> usize {
         self.shared()
             .state
@@ -360,11 +359,19 @@ impl<T> Future<T> {
         if crate::event_count::spin(&mut || self.done().then_some(())).is_some() {
             return true;
         }
-        let waiter = Arc::new(Waiter::for_this_thread());
-        if self.watch(Watcher::Waiter(Arc::clone(&waiter))) && !waiter.wait(deadline) {
-            waiter.withdraw();
-            self.prune();
-        }
+        waiter::with_spare(|waiter| {
+            if !self.watch(Watcher::Waiter(Waiter::register(waiter))) {
+                return;
+            }
+            // A wake-up may be a stale one of the spare's earlier use: wait on unless done.
+            while !self.done() {
+                if !waiter.wait(deadline) {
+                    waiter.withdraw();
+                    self.prune();
+                    return;
+                }
+            }
+        });
         self.done()
     }
 

@@ -127,7 +127,13 @@ impl Jobs {
     /// A job for worker `index`: its own newest, the shared queue's oldest, another deque's
     /// oldest; `Exit` once the pool is shut down and nothing is left that this worker must run.
     fn find(&self, index: usize, own: Option<&WorkerDeque>) -> Option<Next> {
-        if let Some(job) = own.and_then(WorkerDeque::take) {
+        // An empty deque is skipped on a relaxed look, saving `take`'s fence: the sleeper's
+        // re-check still sees a local push, since the push's notify and the announcement both
+        // issue a `SeqCst` fence (the event count's fenced pattern).
+        if let Some(job) = own
+            .filter(|own| !own.is_empty())
+            .and_then(WorkerDeque::take)
+        {
             return Some(Next::Run(job));
         }
         let shut_down = match self.shared.try_pop() {
@@ -141,11 +147,12 @@ impl Jobs {
         shut_down.then_some(Next::Exit)
     }
 
-    /// A job stolen from a deque other than `index`'s.
+    /// A job stolen from a deque other than `index`'s, looking at the next worker's first.
     fn steal(&self, index: usize) -> Option<Job> {
         let count = self.deques.len();
-        (1..=count)
+        (1..count)
             .filter_map(|offset| self.deque((index + offset) % count))
+            .filter(|deque| !deque.is_empty())
             .find_map(steal_from)
     }
 

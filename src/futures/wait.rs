@@ -91,7 +91,7 @@ impl<T> Watched<T> {
         }
         if !ran && !self.registered {
             for f in self.pending.iter().flatten() {
-                f.watch(Watcher::Waiter(Arc::clone(&self.waiter)));
+                f.watch(Watcher::Waiter(Waiter::register(&self.waiter)));
             }
             self.registered = true;
         } else if !ran && !self.waiter.wait(deadline) {

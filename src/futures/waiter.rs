@@ -8,6 +8,13 @@
 //! here. A call that gives up (its deadline passed, or it is done) withdraws its waiter, and
 //! the futures unlink it (see `watchers.rs`).
 //!
+//! A registration carries the waiter's *generation*; withdrawing moves the generation on, which
+//! withdraws every registration of the call at once and lets the waiter serve the thread's
+//! next call: `result` and `exception` reuse one spare waiter per thread ([`with_spare`]),
+//! so that a blocking read allocates nothing but its list node. A registration of an older
+//! generation is not fired; one fired just as its call withdrew sets the flag for nothing,
+//! and every wait re-checks its condition after a wake-up.
+//!
 //! # Why no wake-up is lost
 //! A registration and the finish are CASes on the same state word, so one comes first: a
 //! registration before the finish is in the list the finisher takes and fires; one after it
@@ -16,7 +23,10 @@
 //! makes the park return at once.
 
 use crate::event_count::spin;
-use crate::sync::{park, park_timeout, thread, AtomicBool, Mutex, Ordering};
+use crate::sync::{
+    park, park_timeout, thread, thread_local, Arc, AtomicBool, AtomicUsize, Mutex, Ordering,
+};
+use std::cell::Cell;
 use std::fmt;
 use std::task::Waker;
 use std::time::Instant;
@@ -41,7 +51,52 @@ impl Withdrawal {
 pub(super) struct Waiter {
     thread: thread::Thread,
     fired: AtomicBool,
-    withdrawal: Withdrawal,
+    /// Moved on by each withdrawal; registrations of an older one are withdrawn.
+    generation: AtomicUsize,
+}
+
+/// One registration of a waiter on one future.
+pub(super) struct Registration {
+    waiter: Arc<Waiter>,
+    generation: usize,
+}
+
+impl Registration {
+    pub(super) fn withdrawn(&self) -> bool {
+        self.waiter.generation() != self.generation
+    }
+
+    /// Wakes the waiter, unless this registration was withdrawn.
+    pub(super) fn fire(&self) {
+        if !self.withdrawn() {
+            self.waiter.fire();
+        }
+    }
+}
+
+thread_local! {
+    /// The calling thread's spare waiter, for [`with_spare`].
+    #[allow(
+        clippy::missing_const_for_thread_local,
+        reason = "the facade's loom and shuttle `thread_local!` take no `const` initializer"
+    )]
+    static SPARE: Cell<Option<Arc<Waiter>>> = Cell::new(None);
+}
+
+/// Runs `wait` with this thread's spare waiter (a new one if a wait further up the stack holds
+/// it), then withdraws the waiter's registrations and keeps it for the next call.
+pub(super) fn with_spare<R>(wait: impl FnOnce(&Arc<Waiter>) -> R) -> R {
+    let waiter = SPARE
+        .with(Cell::take)
+        .unwrap_or_else(|| Arc::new(Waiter::for_this_thread()));
+    let outcome = wait(&waiter);
+    waiter.withdraw();
+    SPARE.with(|spare| {
+        if spare.take().is_none() {
+            spare.set(Some(waiter));
+        }
+    });
+    outcome
 }
 
 impl Waiter {
@@ -50,8 +105,22 @@ impl Waiter {
         Self {
             thread: thread::current(),
             fired: AtomicBool::new(false),
-            withdrawal: Withdrawal::default(),
+            generation: AtomicUsize::new(0),
         }
+    }
+
+    /// A registration of the current generation, for one future's list.
+    pub(super) fn register(waiter: &Arc<Self>) -> Registration {
+        Registration {
+            waiter: Arc::clone(waiter),
+            generation: waiter.generation(),
+        }
+    }
+
+    fn generation(&self) -> usize {
+        // Relaxed: only the waiter's thread moves it; a pruner or finisher reading a stale
+        // value keeps a node a while longer or fires it for nothing, both harmless.
+        self.generation.load(Ordering::Relaxed)
     }
 
     /// Whether the calling thread is the one this waiter wakes.
@@ -94,13 +163,10 @@ impl Waiter {
         }
     }
 
-    /// Marks the waiter as gone: futures may unlink it.
+    /// Withdraws every registration made so far: futures may unlink them.
     pub(super) fn withdraw(&self) {
-        self.withdrawal.withdraw();
-    }
-
-    pub(super) fn withdrawn(&self) -> bool {
-        self.withdrawal.withdrawn()
+        // Relaxed: as in `generation`.
+        self.generation.fetch_add(1, Ordering::Relaxed);
     }
 }
 

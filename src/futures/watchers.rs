@@ -44,7 +44,7 @@
 //! `FINISHED` is also `Release` (see [`FINISH`]), publishing the outcome to the `Acquire`
 //! loads of the state.
 
-use super::waiter::{Waiter, WakerSlot};
+use super::waiter::{Registration, WakerSlot};
 use super::Future;
 use crate::sync::{Arc, AtomicUsize, Ordering, UnsafeCell};
 use std::marker::PhantomData;
@@ -85,7 +85,7 @@ pub(super) type Callback<T> = Box<dyn FnOnce(&Future<T>) + Send>;
 pub(super) enum Watcher<T> {
     Callback(Callback<T>),
     /// A blocked `result`, `exception`, `wait` or `as_completed`.
-    Waiter(Arc<Waiter>),
+    Waiter(Registration),
     /// An awaiting `async` task.
     Waker(Arc<WakerSlot>),
 }
@@ -94,7 +94,7 @@ impl<T> Watcher<T> {
     fn withdrawn(&self) -> bool {
         match self {
             Self::Callback(_) => false,
-            Self::Waiter(waiter) => waiter.withdrawn(),
+            Self::Waiter(registration) => registration.withdrawn(),
             Self::Waker(slot) => slot.withdrawn(),
         }
     }
@@ -173,7 +173,7 @@ impl<T> Taken<T> {
             // SAFETY: the list is this thread's (`new`), so its nodes are alive and readable.
             match unsafe { &(*node).watcher } {
                 Watcher::Callback(_) => {}
-                Watcher::Waiter(waiter) => waiter.fire(),
+                Watcher::Waiter(registration) => registration.fire(),
                 Watcher::Waker(slot) => slot.wake(),
             }
             // SAFETY: as above.
@@ -396,7 +396,7 @@ impl<T> StateWord<T> {
 
     /// How many nodes the list holds, for tests that check withdrawals unlink theirs; `None`
     /// while a pruner holds the list.
-    #[cfg(test)]
+    #[cfg(all(test, not(any(loom, shuttle))))]
     pub(super) fn len(&self) -> Option<usize> {
         let word = self.word.load(Ordering::Acquire);
         if word & LOCKED != 0 || is_done(word & STATE) {

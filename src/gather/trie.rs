@@ -216,7 +216,7 @@ impl<T> Trie<T> {
     }
 
     /// How many interior nodes and leaves the trie holds (a snapshot).
-    #[cfg(test)]
+    #[cfg(all(test, not(any(loom, shuttle))))]
     pub(super) fn footprint(&self, guard: &mut impl Guard) -> (usize, usize) {
         let (mut interiors, mut leaves) = (0, 0);
         self.walk(guard, &mut |leaf| match leaf {

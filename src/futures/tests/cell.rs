@@ -116,10 +116,10 @@ fn withdrawn_waiters_are_unlinked_at_the_head_and_below_it() {
     let bottom = Arc::new(Waiter::for_this_thread());
     let middle = Arc::new(Waiter::for_this_thread());
     let top = Arc::new(Waiter::for_this_thread());
-    assert!(f.watch(Watcher::Waiter(Arc::clone(&bottom))));
+    assert!(f.watch(Watcher::Waiter(Waiter::register(&bottom))));
     f.add_done_callback(|_| {});
-    assert!(f.watch(Watcher::Waiter(Arc::clone(&middle))));
-    assert!(f.watch(Watcher::Waiter(Arc::clone(&top))));
+    assert!(f.watch(Watcher::Waiter(Waiter::register(&middle))));
+    assert!(f.watch(Watcher::Waiter(Waiter::register(&top))));
     assert_eq!(f.watcher_count(), 4);
     middle.withdraw();
     bottom.withdraw();
@@ -141,12 +141,12 @@ fn withdrawn_waiters_are_unlinked_at_the_head_and_below_it() {
 fn a_finished_future_fires_its_waiters_once_and_keeps_nothing() {
     let f = Future::<u32>::new();
     let waiter = Arc::new(Waiter::for_this_thread());
-    assert!(f.watch(Watcher::Waiter(Arc::clone(&waiter))));
+    assert!(f.watch(Watcher::Waiter(Waiter::register(&waiter))));
     f.set_result(1).unwrap();
     assert!(waiter.wait(Some(std::time::Instant::now())), "fired");
     assert!(!waiter.wait(Some(std::time::Instant::now())), "once");
     assert!(
-        !f.watch(Watcher::Waiter(Arc::clone(&waiter))),
+        !f.watch(Watcher::Waiter(Waiter::register(&waiter))),
         "a done future refuses"
     );
     assert_eq!(Arc::strong_count(&waiter), 1);
