@@ -72,9 +72,12 @@ impl Jobs {
         }
     }
 
-    /// Gives worker `index` its deque, before it starts.
+    /// Gives worker `index` its deque, before it starts, unless an earlier attempt to start
+    /// it (whose thread could not be spawned) did. Under the pool's gate.
     pub(super) fn add_deque(&self, index: usize) {
-        if let Some(slot) = self.deques.get(index) {
+        // Relaxed: only written under the gate, which the caller holds.
+        let unset = |slot: &&AtomicPtr<WorkerDeque>| slot.load(Ordering::Relaxed).is_null();
+        if let Some(slot) = self.deques.get(index).filter(unset) {
             // Release: pairs with the Acquire load in `deque`; the deque is built before it is
             // seen.
             slot.store(

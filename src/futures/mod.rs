@@ -1,13 +1,15 @@
 //! Futures and executors, after Python's `concurrent.futures`.
 //!
-//! * [`Future`]: the result of a computation that may not have finished — one atomic state
-//!   word (pending → running → finished, or pending → cancelled), done-callbacks, and blocking
-//!   reads with timeouts.
+//! * [`Future`]: the result of a computation that may not have finished — one allocation, one
+//!   atomic word for its state (pending → running → finished, or pending → cancelled) and its
+//!   watchers, done-callbacks, blocking reads with timeouts, and `.await` from any async
+//!   runtime (through [`IntoFuture`](std::future::IntoFuture)).
 //! * [`wait`](fn@wait) and [`as_completed`]: block on many futures at once. Every blocking call
 //!   registers a waiter on the futures it watches and sleeps until one of them completes: no
 //!   polling anywhere.
 //! * [`ThreadPoolExecutor`]: runs closures on lazily started worker threads, fed through this
-//!   crate's [`ConcurrentQueue`](crate::ConcurrentQueue).
+//!   crate's [`ConcurrentQueue`](crate::ConcurrentQueue) and, for tasks submitted by tasks, a
+//!   work-stealing deque per worker.
 //! * `ProcessPoolExecutor` (Unix): runs registered functions in worker processes, with the
 //!   same futures, `wait` and `as_completed`.
 //!
