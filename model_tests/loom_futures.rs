@@ -52,22 +52,26 @@ fn publication_of_an_outcome() {
     check("future outcome publication", outcome_publication);
 }
 
+/// A thread that claims `f` with `set_running_or_notify_cancel` and, if it won, completes it
+/// with `value`; it returns whether it won.
+fn spawn_runner(f: &Future<u32>, value: u32) -> thread::JoinHandle<bool> {
+    let f = f.clone();
+    thread::spawn(move || {
+        let run = f.set_running_or_notify_cancel().unwrap();
+        if run {
+            f.set_result(value).unwrap();
+        }
+        run
+    })
+}
+
 /// `cancel` races the runner's `set_running_or_notify_cancel`: exactly one of them wins, and a
 /// cancelled future never gets a result.
 #[test]
 fn cancel_races_set_running() {
     check("cancel ∥ set_running_or_notify_cancel", || {
         let f = Future::<u32>::new();
-        let runner = {
-            let f = f.clone();
-            thread::spawn(move || {
-                let run = f.set_running_or_notify_cancel().unwrap();
-                if run {
-                    f.set_result(1).unwrap();
-                }
-                run
-            })
-        };
+        let runner = spawn_runner(&f, 1);
         let cancelled = f.cancel();
         let ran = runner.join().unwrap();
         assert!(cancelled != ran, "exactly one wins");
@@ -144,16 +148,7 @@ fn cancel_races_the_runner_and_a_registration() {
         "cancel ∥ set_running + set_result ∥ add_done_callback",
         || {
             let f = Future::<u32>::new();
-            let runner = {
-                let f = f.clone();
-                thread::spawn(move || {
-                    let run = f.set_running_or_notify_cancel().unwrap();
-                    if run {
-                        f.set_result(4).unwrap();
-                    }
-                    run
-                })
-            };
+            let runner = spawn_runner(&f, 4);
             let registrar = {
                 let f = f.clone();
                 thread::spawn(move || {

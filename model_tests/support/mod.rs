@@ -16,12 +16,8 @@ pub(crate) fn check_bounded(
     max_preemptions: usize,
     model: impl Fn() + Sync + Send + 'static,
 ) {
-    let mut builder = loom::model::Builder::new();
-    let bound = builder
-        .preemption_bound
-        .map_or(max_preemptions, |b| b.min(max_preemptions));
-    builder.preemption_bound = Some(bound);
-    run_loom(&format!("{name} [preemptions ≤ {bound}]"), builder, model);
+    let (builder, label) = bounded(name, max_preemptions);
+    run_loom(&label, builder, model);
 }
 
 /// Like [`check_bounded`], for a model longer than loom's default branch limit allows.
@@ -32,18 +28,21 @@ pub(crate) fn check_long(
     max_preemptions: usize,
     model: impl Fn() + Sync + Send + 'static,
 ) {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(
-        builder
-            .preemption_bound
-            .map_or(max_preemptions, |b| b.min(max_preemptions)),
-    );
+    let (mut builder, label) = bounded(name, max_preemptions);
     builder.max_branches = builder.max_branches.max(20_000);
-    run_loom(
-        &format!("{name} [preemptions ≤ {max_preemptions}]"),
-        builder,
-        model,
-    );
+    run_loom(&label, builder, model);
+}
+
+/// A builder whose preemption bound is capped at `max_preemptions`, and the model's label.
+#[cfg(loom)]
+#[allow(dead_code, reason = "not every model file needs a tighter bound")]
+fn bounded(name: &str, max_preemptions: usize) -> (loom::model::Builder, String) {
+    let mut builder = loom::model::Builder::new();
+    let bound = builder
+        .preemption_bound
+        .map_or(max_preemptions, |b| b.min(max_preemptions));
+    builder.preemption_bound = Some(bound);
+    (builder, format!("{name} [preemptions ≤ {bound}]"))
 }
 
 #[cfg(loom)]

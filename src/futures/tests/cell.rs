@@ -34,6 +34,19 @@ fn occupy(pool: &ThreadPoolExecutor) -> (Future<()>, Arc<Barrier>) {
     (blocker, release)
 }
 
+/// Submits one task per id, each capturing a [`Tracked`] that counts its drop in `drops`.
+fn submit_tracked(
+    pool: &ThreadPoolExecutor,
+    ids: std::ops::Range<u64>,
+    drops: &Arc<AtomicUsize>,
+) -> Vec<Future<u64>> {
+    ids.map(|id| {
+        let captured = Tracked::new(id, drops);
+        pool.submit(move || captured.verify()).unwrap()
+    })
+    .collect()
+}
+
 #[test]
 fn a_task_closure_is_dropped_exactly_once_on_every_path() {
     let drops = Arc::new(AtomicUsize::new(0));
@@ -45,12 +58,7 @@ fn a_task_closure_is_dropped_exactly_once_on_every_path() {
     assert_eq!(ran.result(LONG).unwrap(), 1);
 
     let (blocker, release) = occupy(&pool);
-    let queued: Vec<Future<u64>> = (2..6)
-        .map(|id| {
-            let captured = Tracked::new(id, &drops);
-            pool.submit(move || captured.verify()).unwrap()
-        })
-        .collect();
+    let queued = submit_tracked(&pool, 2..6, &drops);
     assert!(queued[0].cancel(), "cancelled while queued");
     queued[1].set_result(0).unwrap();
     assert_eq!(queued[2].set_running_or_notify_cancel(), Ok(true));
@@ -75,12 +83,7 @@ fn a_pool_shut_down_with_queued_tasks_drops_their_closures() {
     let drops = Arc::new(AtomicUsize::new(0));
     let pool = one_worker();
     let (blocker, release) = occupy(&pool);
-    let queued: Vec<Future<u64>> = (0..3)
-        .map(|id| {
-            let captured = Tracked::new(id, &drops);
-            pool.submit(move || captured.verify()).unwrap()
-        })
-        .collect();
+    let queued = submit_tracked(&pool, 0..3, &drops);
     let shutdown = std::thread::spawn(move || pool.shutdown(true, true));
     while !queued.iter().all(Future::cancelled) {
         std::thread::yield_now();
