@@ -111,6 +111,16 @@ impl EventCount {
         if let Some(done) = spin(&mut attempt) {
             return Some(done);
         }
+        self.sleep_until(deadline, attempt)
+    }
+
+    /// [`wait_until`](Self::wait_until) for a caller that already tried `attempt` and spun
+    /// (holding something that makes its attempts cheaper while it spins): announces at once.
+    pub(crate) fn sleep_until<R>(
+        &self,
+        deadline: Option<Instant>,
+        mut attempt: impl FnMut() -> Option<R>,
+    ) -> Option<R> {
         let sleeper = Arc::new(Sleeper {
             thread: thread::current(),
             woken: AtomicBool::new(false),

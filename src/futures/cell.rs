@@ -17,14 +17,14 @@
 //!
 //! # Memory orderings
 //! The reference count is `std::sync::Arc`'s: an increment is `Relaxed` (a new reference is made
-//! from an existing one, so the cell is alive), a decrement `Release`, and the last one issues an
-//! `Acquire` fence before freeing, so every use of the cell through another reference
+//! from an existing one, so the cell is alive), a decrement `Release`, and the last one loads
+//! the count with `Acquire` before freeing, so every use of the cell through another reference
 //! happens before the free. The closure is written before the cell is shared; whoever takes it
 //! received the cell through a synchronizing hand-over (the queue, a clone sent to a thread).
 
 use super::watchers::{StateWord, PENDING};
 use super::{Future, TaskError};
-use crate::sync::{fence, AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 
@@ -220,14 +220,14 @@ pub(super) fn acquire(header: &Header) {
 /// The caller owns one reference, and does not use it afterwards.
 pub(super) unsafe fn release(header: NonNull<Header>) {
     // SAFETY: the caller's reference keeps the cell alive until here.
-    let last = unsafe { header.as_ref() }
-        .refs
-        // Release: pairs with the Acquire fence below, in the thread that frees the cell.
-        .fetch_sub(1, Ordering::Release)
-        == 1;
-    if last {
-        // Acquire: pairs with the Release decrements of the other references.
-        fence(Ordering::Acquire);
+    let refs = unsafe { &header.as_ref().refs };
+    // Release: pairs with the Acquire load below, in the thread that frees the cell.
+    if refs.fetch_sub(1, Ordering::Release) == 1 {
+        // Acquire: pairs with the Release decrements of the other references: this load reads
+        // the decrement above, the last of their release sequence. A load rather than an
+        // Acquire fence, which ThreadSanitizer does not model (std's `Arc` does the same under
+        // it).
+        refs.load(Ordering::Acquire);
         // SAFETY: the last reference; the vtable is the cell's own.
         unsafe { (header.as_ref().vtable.dealloc)(header) };
     }

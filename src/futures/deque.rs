@@ -76,13 +76,12 @@ impl WorkerDeque {
         if bottom - top >= CAPACITY as isize {
             return Err(job);
         }
-        // Relaxed: the Release fence below publishes it.
+        // Relaxed: the Release store of `bottom` below publishes it.
         self.slot(bottom).store(job.into_raw(), Ordering::Relaxed);
         // Release: pairs with the Acquire load of `bottom` in `steal`; a thief that sees the
-        // new bottom sees the slot.
-        fence(Ordering::Release);
-        // Relaxed: ordered after the slot by the fence above.
-        self.bottom.store(bottom + 1, Ordering::Relaxed);
+        // new bottom sees the slot and the job's cell. (The paper's Release fence before a
+        // relaxed store orders the same writes; a Release store is what ThreadSanitizer sees.)
+        self.bottom.store(bottom + 1, Ordering::Release);
         Ok(())
     }
 
@@ -135,12 +134,13 @@ impl WorkerDeque {
         // SeqCst: orders the load of `top` above before the load of `bottom` below, against
         // the fence of `take` (module documentation).
         fence(Ordering::SeqCst);
-        // Acquire: pairs with the Release fence of `push`, so the slot is visible.
+        // Acquire: pairs with the Release store of `bottom` in `push`, so the slot is visible.
         let bottom = self.bottom.load(Ordering::Acquire);
         if top >= bottom {
             return Steal::Empty;
         }
-        // Relaxed: published by the fence in `push`; discarded unless the CAS below wins.
+        // Relaxed: published by the store of `bottom` in `push`; discarded unless the CAS
+        // below wins.
         let job = self.slot(top).load(Ordering::Relaxed);
         // SeqCst on success: the paper's (see `take`). Relaxed on failure: another took it.
         match self

@@ -119,11 +119,18 @@ impl Jobs {
         }
     }
 
-    /// The next job for worker `index`, sleeping while there is none.
+    /// The next job for worker `index`, spinning, then sleeping, while there is none.
     pub(super) fn next(&self, index: usize) -> Next {
         let own = self.deque(index);
-        self.sleepers
-            .wait_until(None, || self.find(index, own))
+        let mut attempt = || self.find(index, own);
+        let spun = {
+            // One guard of the shared queue held across the spin: each attempt's pop nests its
+            // own in it, which on epochs costs a counter increment instead of a fence. Dropped
+            // before sleeping, so a sleeping worker holds back no reclamation.
+            let _held = self.shared.hold_guard();
+            attempt().or_else(|| crate::event_count::spin(&mut attempt))
+        };
+        spun.or_else(|| self.sleepers.sleep_until(None, attempt))
             .unwrap_or(Next::Exit)
     }
 

@@ -353,18 +353,19 @@ impl<T> StateWord<T> {
                 // The finisher stored the final state and left the list: it is this thread's
                 // now, and nobody else writes the word any more (invariant 2).
                 // Acquire: pairs with the Release of the finish and of the pushes since the
-                // lock (the word read above is in their release sequences), so the outcome
-                // and the nodes are visible.
-                crate::sync::fence(Ordering::Acquire);
+                // lock (the word it reads, the finisher's, ends their release sequences), so
+                // the outcome and the nodes are visible. A load, not a fence: ThreadSanitizer
+                // does not model fences.
+                let word = self.word.load(Ordering::Acquire);
                 // Release: a thread that reads this final state with Acquire then sees the
-                // outcome too (through this thread, which saw it by the fence).
+                // outcome too (through this thread, which saw it by the load).
                 self.word.store(word & STATE, Ordering::Release);
                 // The mutant `prune_dropping_the_hand_off` leaves the handed-off list unserved,
                 // for the loom suite to show that its models reach the hand-off.
                 if cfg!(concurrency_mutant = "prune_dropping_the_hand_off") {
                     return None;
                 }
-                // SAFETY: the list is this thread's (above), its links seen (the fence).
+                // SAFETY: the list is this thread's (above), its links seen (the load).
                 return Some(unsafe { Taken::new(head(word)) });
             }
             let removes_top = top_withdrawn && head::<T>(word) == top;

@@ -124,6 +124,11 @@ impl<T: Send + 'static, R: Reclaimer> MsQueue<T, R> {
         }
     }
 
+    /// A guard of the queue's reclaimer (see `ConcurrentQueue::hold_guard`).
+    pub(super) fn guard(&self) -> R::Guard<'_> {
+        self.reclaimer.guard()
+    }
+
     /// Removes the oldest value, if any.
     pub(super) fn try_pop(&self) -> Popped<T> {
         let mut guard = self.reclaimer.guard();

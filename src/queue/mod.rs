@@ -371,6 +371,17 @@ impl<T: Send + 'static, R: Reclaimer> ConcurrentQueue<T, R> {
         self.state.load(Ordering::SeqCst) != OPEN
     }
 
+    /// A guard of the queue's reclaimer, for a caller about to retry `try_pop` in a spin: the
+    /// pops' own guards nest in it (on epochs a nested pin costs a counter increment instead of
+    /// a fence). `None` for the locked mode, which has no reclaimer.
+    pub(crate) fn hold_guard(&self) -> Option<R::Guard<'_>> {
+        match &self.raw {
+            Raw::Segmented(q) => Some(q.guard()),
+            Raw::LockFree(q) => Some(q.guard()),
+            Raw::Locked(_) => None,
+        }
+    }
+
     fn raw_pop(&self) -> Popped<T> {
         match &self.raw {
             Raw::Segmented(q) => q.try_pop(),

@@ -351,6 +351,11 @@ impl<T: Send + 'static, R: Reclaimer> SegQueue<T, R> {
         last.tail.fetch_or(CLOSED, Ordering::SeqCst);
     }
 
+    /// A guard of the queue's reclaimer (see `ConcurrentQueue::hold_guard`).
+    pub(super) fn guard(&self) -> R::Guard<'_> {
+        self.reclaimer.guard()
+    }
+
     /// Removes the oldest value, if any.
     pub(super) fn try_pop(&self) -> Popped<T> {
         let mut guard = self.reclaimer.guard();
