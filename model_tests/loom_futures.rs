@@ -340,3 +340,32 @@ fn a_submission_wakes_the_sleeping_worker_and_its_result_wakes_the_submitter() {
         assert_eq!(f.result(None).unwrap(), 1);
     });
 }
+
+/// An await whose first poll races the completion: the poll finds the future done, or its
+/// registration fails because it just finished (and then reads the outcome at once: the failed
+/// registration must synchronize with the finish), or it registers and its waker is woken.
+#[test]
+fn a_first_poll_races_completion() {
+    check("await: first poll ∥ set_result", || {
+        let f = Future::<String>::new();
+        let completer = {
+            let f = f.clone();
+            thread::spawn(move || f.set_result(String::from("awaited")).unwrap())
+        };
+        let mut awaiting = f.clone().into_future();
+        let (woken, waker) = counting_waker();
+        let first = Pin::new(&mut awaiting).poll(&mut Context::from_waker(&waker));
+        completer.join().unwrap();
+        let outcome = match first {
+            Poll::Ready(outcome) => outcome,
+            Poll::Pending => {
+                assert_eq!(woken.0.load(Relaxed), 1, "a pending poll's waker is woken");
+                match Pin::new(&mut awaiting).poll(&mut Context::from_waker(&waker)) {
+                    Poll::Ready(outcome) => outcome,
+                    Poll::Pending => panic!("pending after the completion"),
+                }
+            }
+        };
+        assert_eq!(outcome.unwrap(), "awaited");
+    });
+}

@@ -38,7 +38,8 @@
 //!
 //! # Memory orderings
 //! A push is `Release`, paired with the `Acquire` of the finish, of the lock and of the unlock
-//! that hands off: whoever takes a list sees the nodes' contents. The unlock is `Release`,
+//! that hands off: whoever takes a list sees the nodes' contents. A push that fails because the
+//! future is done is `Acquire`, paired with the finish: its caller may read the outcome at once. The unlock is `Release`,
 //! paired with the same `Acquire`s: the links a pruner rewrote are seen by the next owner.
 //! Pushes are RMWs, so they continue those release sequences. The finish that stores
 //! `FINISHED` is also `Release` (see [`FINISH`]), publishing the outcome to the `Acquire`
@@ -297,13 +298,15 @@ impl<T> StateWord<T> {
             }
             // SAFETY: unpublished, so this thread alone accesses the node.
             unsafe { set_next(node, head(word)) };
-            // Release: publishes the node to whoever takes or locks the list (pairs with the
-            // Acquire of `finish`, `prune` and the hand-off in `unlock`). Relaxed on failure.
+            // Release on success: publishes the node to whoever takes or locks the list (pairs
+            // with the Acquire of `finish`, `prune` and the hand-off in `unlock`). Acquire on
+            // failure: pairs with the Release of `FINISH`, since a registrant that finds the
+            // future done reads its outcome at once (an await's poll does).
             match self.word.compare_exchange_weak(
                 word,
                 node as usize | word & !NODE,
                 Ordering::Release,
-                Ordering::Relaxed,
+                Ordering::Acquire,
             ) {
                 Ok(_) => return Ok(()),
                 Err(now) => word = now,
