@@ -103,20 +103,31 @@ impl EventCount {
     pub(crate) fn wait_until<R>(
         &self,
         deadline: Option<Instant>,
-        mut attempt: impl FnMut() -> Option<R>,
+        attempt: impl FnMut() -> Option<R>,
     ) -> Option<R> {
-        if let Some(done) = attempt() {
-            return Some(done);
-        }
-        if let Some(done) = spin(&mut attempt) {
-            return Some(done);
-        }
-        self.sleep_until(deadline, attempt)
+        self.wait_until_holding(deadline, || (), attempt)
     }
 
-    /// [`wait_until`](Self::wait_until) for a caller that already tried `attempt` and spun
-    /// (holding something that makes its attempts cheaper while it spins): announces at once.
-    pub(crate) fn sleep_until<R>(
+    /// [`wait_until`](Self::wait_until), keeping what `hold` returns alive across the first
+    /// attempt and the spin, and dropping it before the thread sleeps: a queue's guard, say,
+    /// in which each attempt's own guard nests (on epochs a nested pin costs a counter
+    /// increment instead of a fence), without a sleeper holding back reclamation.
+    pub(crate) fn wait_until_holding<R, H>(
+        &self,
+        deadline: Option<Instant>,
+        hold: impl FnOnce() -> H,
+        mut attempt: impl FnMut() -> Option<R>,
+    ) -> Option<R> {
+        let spun = {
+            let _held = hold();
+            attempt().or_else(|| spin(&mut attempt))
+        };
+        spun.or_else(|| self.sleep_until(deadline, attempt))
+    }
+
+    /// The sleeping part of [`wait_until`](Self::wait_until), for a caller that already tried
+    /// `attempt` and spun: announces at once.
+    fn sleep_until<R>(
         &self,
         deadline: Option<Instant>,
         mut attempt: impl FnMut() -> Option<R>,

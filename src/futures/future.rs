@@ -364,8 +364,9 @@ impl<T> Future<T> {
                 return;
             }
             // A wake-up may be a stale one of the spare's earlier use: wait on unless done.
+            // No second spin: this thread spun on `done` just before registering.
             while !self.done() {
-                if !waiter.wait(deadline) {
+                if !waiter.park_until(deadline) {
                     waiter.withdraw();
                     self.prune();
                     return;

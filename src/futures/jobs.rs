@@ -122,15 +122,8 @@ impl Jobs {
     /// The next job for worker `index`, spinning, then sleeping, while there is none.
     pub(super) fn next(&self, index: usize) -> Next {
         let own = self.deque(index);
-        let mut attempt = || self.find(index, own);
-        let spun = {
-            // One guard of the shared queue held across the spin: each attempt's pop nests its
-            // own in it, which on epochs costs a counter increment instead of a fence. Dropped
-            // before sleeping, so a sleeping worker holds back no reclamation.
-            let _held = self.shared.hold_guard();
-            attempt().or_else(|| crate::event_count::spin(&mut attempt))
-        };
-        spun.or_else(|| self.sleepers.sleep_until(None, attempt))
+        self.sleepers
+            .wait_until_holding(None, || self.shared.hold_guard(), || self.find(index, own))
             .unwrap_or(Next::Exit)
     }
 
@@ -195,7 +188,10 @@ impl Jobs {
 
     /// Whether nothing is queued anywhere (a hint).
     pub(super) fn looks_empty(&self) -> bool {
-        (0..self.deques.len()).all(|index| self.looks_empty_for(index)) && self.shared.is_empty()
+        self.shared.is_empty()
+            && (0..self.deques.len())
+                .filter_map(|index| self.deque(index))
+                .all(WorkerDeque::is_empty)
     }
 
     /// How many jobs are queued (a snapshot, for `Debug`).

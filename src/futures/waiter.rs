@@ -31,22 +31,6 @@ use std::fmt;
 use std::task::Waker;
 use std::time::Instant;
 
-/// A withdrawal mark: set by a registrant that no longer waits, read by pruners.
-#[derive(Default)]
-struct Withdrawal(AtomicBool);
-
-impl Withdrawal {
-    fn withdraw(&self) {
-        // Relaxed: only lets a pruner free the node early; a wake-up after it is harmless.
-        self.0.store(true, Ordering::Relaxed);
-    }
-
-    fn withdrawn(&self) -> bool {
-        // Relaxed: pairs with nothing; a stale `false` only keeps the node a while longer.
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
 /// A thread blocked on one or more futures: see the [module documentation](self).
 pub(super) struct Waiter {
     thread: thread::Thread,
@@ -141,13 +125,13 @@ impl Waiter {
     /// Sleeps until fired since the last call, or until `deadline` (if any) passes; whether
     /// it was fired.
     pub(super) fn wait(&self, deadline: Option<Instant>) -> bool {
-        // Acquire: pairs with the Release swap in `fire`.
-        let take = || self.fired.swap(false, Ordering::Acquire);
-        if spin(&mut || take().then_some(())).is_some() {
-            return true;
-        }
+        spin(&mut || self.take_fired().then_some(())).is_some() || self.park_until(deadline)
+    }
+
+    /// [`wait`](Self::wait) without the spin, for a caller that spun already.
+    pub(super) fn park_until(&self, deadline: Option<Instant>) -> bool {
         loop {
-            if take() {
+            if self.take_fired() {
                 return true;
             }
             match deadline {
@@ -163,6 +147,11 @@ impl Waiter {
         }
     }
 
+    fn take_fired(&self) -> bool {
+        // Acquire: pairs with the Release swap in `fire`.
+        self.fired.swap(false, Ordering::Acquire)
+    }
+
     /// Withdraws every registration made so far: futures may unlink them.
     pub(super) fn withdraw(&self) {
         // Relaxed: as in `generation`.
@@ -173,14 +162,14 @@ impl Waiter {
 /// The waker of an `async` task awaiting a future.
 pub(super) struct WakerSlot {
     waker: Mutex<Option<Waker>>,
-    withdrawal: Withdrawal,
+    withdrawn: AtomicBool,
 }
 
 impl WakerSlot {
     pub(super) fn new(waker: &Waker) -> Self {
         Self {
             waker: Mutex::new(Some(waker.clone())),
-            withdrawal: Withdrawal::default(),
+            withdrawn: AtomicBool::new(false),
         }
     }
 
@@ -210,11 +199,13 @@ impl WakerSlot {
 
     /// Marks the slot as gone (the awaiting future was dropped): futures may unlink it.
     pub(super) fn withdraw(&self) {
-        self.withdrawal.withdraw();
+        // Relaxed: only lets a pruner free the node early; a wake-up after it is harmless.
+        self.withdrawn.store(true, Ordering::Relaxed);
     }
 
     pub(super) fn withdrawn(&self) -> bool {
-        self.withdrawal.withdrawn()
+        // Relaxed: pairs with nothing; a stale `false` only keeps the node a while longer.
+        self.withdrawn.load(Ordering::Relaxed)
     }
 }
 

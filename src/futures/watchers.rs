@@ -435,14 +435,18 @@ impl<T> Drop for StateWord<T> {
 unsafe fn unlink_withdrawn_below<T>(top: *mut Node<T>) -> Taken<T> {
     let mut garbage = Taken::EMPTY;
     let mut kept = top;
-    // SAFETY (all the calls below): the links below `top` are the caller's (invariant 3), and
-    // their nodes stay alive, since only the holder of LOCKED frees nodes of a live list.
+    // SAFETY: `top` is alive and its link is the caller's (invariant 3): only the holder of
+    // LOCKED frees nodes of a live list.
     let mut node = unsafe { next(kept) };
     while !node.is_null() {
+        // SAFETY: `node` is below `top`, so alive and its link the caller's, as above.
         let below = unsafe { next(node) };
+        // SAFETY: as above; the watcher is only read.
         if unsafe { (*node).watcher.withdrawn() } {
+            // SAFETY: `kept` is `top` or a node below it, alive, its link the caller's.
             unsafe { set_next(kept, below) };
-            // Unlinked just now, and nobody else reaches below the head: the node is ours.
+            // SAFETY: unlinked just now, and nobody else reaches below the head: the node is
+            // this thread's, linked from nowhere.
             unsafe { garbage.push_front(node) };
         } else {
             kept = node;

@@ -282,7 +282,12 @@ impl<T: Send + 'static, R: Reclaimer> ConcurrentQueue<T, R> {
     }
 
     fn pop_until(&self, deadline: Option<Instant>) -> Result<T, PopError> {
-        wait_for_item(&self.poppers, deadline, || self.try_pop())
+        wait_for_item(
+            &self.poppers,
+            deadline,
+            || self.hold_guard(),
+            || self.try_pop(),
+        )
     }
 
     /// Shuts the queue down: pushes fail from now on. Graceful (`immediate == false`): pops
@@ -371,9 +376,8 @@ impl<T: Send + 'static, R: Reclaimer> ConcurrentQueue<T, R> {
         self.state.load(Ordering::SeqCst) != OPEN
     }
 
-    /// A guard of the queue's reclaimer, for a caller about to retry `try_pop` in a spin: the
-    /// pops' own guards nest in it (on epochs a nested pin costs a counter increment instead of
-    /// a fence). `None` for the locked mode, which has no reclaimer.
+    /// A guard of the queue's reclaimer, for a caller about to retry `try_pop` in a spin (see
+    /// [`EventCount::wait_until_holding`]). `None` for the locked mode, which has no reclaimer.
     pub(crate) fn hold_guard(&self) -> Option<R::Guard<'_>> {
         match &self.raw {
             Raw::Segmented(q) => Some(q.guard()),
@@ -393,9 +397,11 @@ impl<T: Send + 'static, R: Reclaimer> ConcurrentQueue<T, R> {
 
 /// Retries `try_pop` until it finds an item or a shutdown, sleeping on `events` while it finds
 /// the queue empty; `Empty` once `deadline` (if any) passed.
-fn wait_for_item<T>(
+/// `hold` is kept alive while it spins (see [`EventCount::wait_until_holding`]).
+fn wait_for_item<T, H>(
     events: &EventCount,
     deadline: Option<Instant>,
+    hold: impl FnOnce() -> H,
     mut try_pop: impl FnMut() -> Result<T, PopError>,
 ) -> Result<T, PopError> {
     let attempt = || match try_pop() {
@@ -403,7 +409,7 @@ fn wait_for_item<T>(
         done => Some(done),
     };
     events
-        .wait_until(deadline, attempt)
+        .wait_until_holding(deadline, hold, attempt)
         .unwrap_or(Err(PopError::Empty))
 }
 

@@ -313,7 +313,7 @@ impl<T: Send + 'static, R: Reclaimer> StdConcurrentQueue<T, R> {
     #[cold]
     #[inline(never)]
     fn wait_for_value(&self, deadline: Option<Instant>) -> Result<T, GetError> {
-        wait_for_item(&self.getters, deadline, || self.try_get()).map_err(GetError::from)
+        wait_for_item(&self.getters, deadline, || (), || self.try_get()).map_err(GetError::from)
     }
 
     /// Gets the oldest value if there is one, and wakes a putter.

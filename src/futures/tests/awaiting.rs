@@ -2,10 +2,9 @@
 //! wakers (kept while pending, replaced on a re-poll, unlinked on drop).
 
 use super::super::*;
+use crate::sync::{Arc, AtomicUsize, Ordering::SeqCst};
 use std::future::{Future as _, IntoFuture};
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 

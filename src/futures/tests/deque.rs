@@ -4,8 +4,7 @@
 use super::super::cell::{with_task, Job};
 use super::super::deque::{Steal, WorkerDeque, CAPACITY};
 use super::super::Future;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::Arc;
+use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering::SeqCst};
 
 /// A job that returns `value`, and its future.
 fn job(value: usize) -> (Future<usize>, Job) {
@@ -67,7 +66,7 @@ fn concurrent_thieves_and_the_owner_take_every_job_exactly_once() {
     const JOBS: usize = if cfg!(miri) { 60 } else { 20_000 };
     let deque = Arc::new(WorkerDeque::new());
     let runs = Arc::new(AtomicUsize::new(0));
-    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
     let thieves: Vec<_> = (0..2)
         .map(|_| {
             let (deque, done) = (Arc::clone(&deque), Arc::clone(&done));
