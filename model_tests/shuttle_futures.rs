@@ -166,3 +166,70 @@ fn a_one_worker_pool_runs_the_task_its_task_waits_for() {
         pool.shutdown(true, false);
     });
 }
+
+/// Two workers that go idle between tasks: every submission races their searches and sleeps,
+/// and one that skips its wake-up because a worker is counted as searching must still reach a
+/// worker (a lost wake-up leaves every thread blocked, which shuttle reports). Each submitter's
+/// second task submits a third from inside its worker, onto that worker's deque, without
+/// waiting for it: the local push and its notify.
+#[test]
+fn submissions_race_searching_workers() {
+    check("2 submitters ∥ 2 searching workers", || {
+        let pool = Arc::new(pool(2));
+        let submitters: Vec<_> = (0..2u32)
+            .map(|s| {
+                let pool = Arc::clone(&pool);
+                thread::spawn(move || {
+                    assert_eq!(pool.submit(move || s).unwrap().result(None).unwrap(), s);
+                    let inner_pool = Arc::clone(&pool);
+                    let outer = pool
+                        .submit(move || inner_pool.submit(move || s + 10).unwrap())
+                        .unwrap();
+                    let inner = outer.result(None).unwrap();
+                    assert_eq!(inner.result(None).unwrap(), s + 10);
+                })
+            })
+            .collect();
+        for submitter in submitters {
+            submitter.join().unwrap();
+        }
+        pool.shutdown(true, false);
+    });
+}
+
+/// Two tasks that wait for each other run at once on a two-worker pool, also once both workers
+/// sleep: the first submission's claim counts its worker as searching, so the second skips its
+/// wake-up, and only the hand-over of the worker that took the first task wakes the other
+/// (under the mutant `search_without_hand_over` the first task waits forever for the second,
+/// which nobody runs: every thread blocks, and shuttle reports it).
+#[test]
+#[cfg_attr(
+    concurrency_mutant = "search_without_hand_over",
+    should_panic(expected = "deadlock")
+)]
+fn tasks_that_meet_run_at_once_on_a_sleeping_pool() {
+    check("2 meeting tasks ∥ 2 workers, twice", || {
+        let pool = pool(2);
+        for round in 0..2 {
+            if round == 1 {
+                // Scheduling points for the idle workers to spend their spin and fall asleep.
+                for _ in 0..200 {
+                    thread::yield_now();
+                }
+            }
+            let (a, b) = (Future::<()>::new(), Future::<()>::new());
+            let meet = |mine: &Future<()>, theirs: &Future<()>| {
+                let (mine, theirs) = (mine.clone(), theirs.clone());
+                move || {
+                    mine.set_result(()).unwrap();
+                    theirs.result(None).unwrap();
+                }
+            };
+            let first = pool.submit(meet(&a, &b)).unwrap();
+            let second = pool.submit(meet(&b, &a)).unwrap();
+            first.result(None).unwrap();
+            second.result(None).unwrap();
+        }
+        pool.shutdown(true, false);
+    });
+}

@@ -79,19 +79,39 @@ struct Sleeper {
     thread: thread::Thread,
     /// Set, under the list lock, by the notifier that claimed this sleeper.
     woken: AtomicBool,
+    /// Whether the claim makes it a searcher (`search.rs`).
+    searcher: bool,
+}
+
+impl Sleeper {
+    fn current(searcher: bool) -> Arc<Self> {
+        Arc::new(Self {
+            thread: thread::current(),
+            woken: AtomicBool::new(false),
+            searcher,
+        })
+    }
+}
+
+/// The counts notifiers read, on one cache line.
+#[derive(Default)]
+struct Counts {
+    /// Announced sleepers that no notifier has claimed yet.
+    waiting: AtomicUsize,
+    /// Searching waiters (`search.rs`); zero on an event count nobody searches.
+    searching: AtomicUsize,
 }
 
 /// Sleeping waiters of one condition: see the [module documentation](self).
 pub(crate) struct EventCount {
-    /// Announced sleepers that no notifier has claimed yet.
-    waiting: CachePadded<AtomicUsize>,
+    counts: CachePadded<Counts>,
     sleepers: Mutex<VecDeque<Arc<Sleeper>>>,
 }
 
 impl Default for EventCount {
     fn default() -> Self {
         Self {
-            waiting: CachePadded::new(AtomicUsize::new(0)),
+            counts: CachePadded::new(Counts::default()),
             sleepers: Mutex::new(VecDeque::new()),
         }
     }
@@ -132,10 +152,7 @@ impl EventCount {
         deadline: Option<Instant>,
         mut attempt: impl FnMut() -> Option<R>,
     ) -> Option<R> {
-        let sleeper = Arc::new(Sleeper {
-            thread: thread::current(),
-            woken: AtomicBool::new(false),
-        });
+        let sleeper = Sleeper::current(false);
         loop {
             self.announce(&sleeper);
             // The mutant `sleep_without_recheck` skips the re-check, for the loom suite to
@@ -176,7 +193,7 @@ impl EventCount {
         sleepers.push_back(Arc::clone(sleeper));
         // SeqCst: the announcement, in the single total order with the notifiers' changes and
         // loads of `waiting` (see "Why no wake-up is lost").
-        self.waiting.fetch_add(1, Ordering::SeqCst);
+        self.counts.waiting.fetch_add(1, Ordering::SeqCst);
         drop(sleepers);
         // SeqCst: orders the announcement before the re-check for notifiers that fence
         // (`notify_one`, `notify_all`); pairs with their fence.
@@ -192,7 +209,7 @@ impl EventCount {
         sleepers.remove(at);
         // Relaxed: under the lock, which orders it with every claim; notifiers' fast-path
         // loads only see a larger count for a moment, which costs them a needless lock.
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        self.counts.waiting.fetch_sub(1, Ordering::Relaxed);
         true
     }
 
@@ -225,7 +242,7 @@ impl EventCount {
         fence(Ordering::SeqCst);
         // SeqCst: ordered after the caller's SeqCst change in the single total order (see
         // "Why no wake-up is lost").
-        if self.waiting.load(Ordering::SeqCst) != 0 {
+        if self.counts.waiting.load(Ordering::SeqCst) != 0 {
             self.wake_one();
         }
     }
@@ -237,7 +254,7 @@ impl EventCount {
         #[cfg(loom)]
         fence(Ordering::SeqCst);
         // SeqCst: as in `notify_one_after_seqcst`.
-        if self.waiting.load(Ordering::SeqCst) != 0 {
+        if self.counts.waiting.load(Ordering::SeqCst) != 0 {
             self.wake_all();
         }
     }
@@ -265,7 +282,7 @@ impl EventCount {
         // fence in `announce`.
         fence(Ordering::SeqCst);
         // Relaxed: ordered by the fence above.
-        self.waiting.load(Ordering::Relaxed) != 0
+        self.counts.waiting.load(Ordering::Relaxed) != 0
     }
 
     /// Claims the oldest sleeper, if any is left, and unparks it outside the lock.
@@ -294,10 +311,16 @@ impl EventCount {
         }
     }
 
-    /// Books the claim of `sleeper`, just taken off the list (the caller holds the lock).
+    /// Books the claim of `sleeper`, just taken off the list (the caller holds the lock); a
+    /// searcher's claim counts it as searching before it runs.
     fn claim(&self, sleeper: &Sleeper) {
         // Relaxed: under the lock, as in `withdraw`.
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        self.counts.waiting.fetch_sub(1, Ordering::Relaxed);
+        if sleeper.searcher {
+            // SeqCst: in the single total order with the notifiers' loads of `searching` (see
+            // "Why no wake-up is lost" in `search.rs`).
+            self.counts.searching.fetch_add(1, Ordering::SeqCst);
+        }
         // Release: pairs with the Acquire load in `sleep`.
         sleeper.woken.store(true, Ordering::Release);
     }
@@ -311,15 +334,21 @@ impl EventCount {
 impl fmt::Debug for EventCount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Relaxed: a diagnostic snapshot.
-        let waiting = self.waiting.load(Ordering::Relaxed);
+        let waiting = self.counts.waiting.load(Ordering::Relaxed);
+        // Relaxed: as above.
+        let searching = self.counts.searching.load(Ordering::Relaxed);
         f.debug_struct("EventCount")
             .field("waiting", &waiting)
+            .field("searching", &searching)
             .finish()
     }
 }
 
+mod search;
 #[cfg(all(test, not(any(loom, shuttle))))]
 mod tests;
+#[cfg(all(test, not(shuttle)))]
+mod tokens;
 
 /// Under loom the spin budget is zero: spinning adds interleavings, none that the sleep
 /// path does not have already.

@@ -43,6 +43,10 @@ mod dict;
 mod event_count;
 pub mod futures;
 mod gather;
+/// The model tests' runner, for the library's own loom models of its internals.
+#[cfg(all(test, loom))]
+#[path = "../model_tests/support/mod.rs"]
+mod model_support;
 mod queue;
 pub mod reclaim;
 mod sync;

@@ -1,20 +1,6 @@
+use super::tokens::take;
 use super::*;
 use std::time::Duration;
-
-/// Takes a token if one is there: a condition made true by a `SeqCst` RMW and re-checked with a
-/// `SeqCst` load, as `notify_one_after_seqcst` requires.
-fn take(tokens: &AtomicUsize) -> Option<()> {
-    // SeqCst: the re-check the fast notify pairs with.
-    let mut seen = tokens.load(Ordering::SeqCst);
-    while seen > 0 {
-        // SeqCst: as above; failure re-reads.
-        match tokens.compare_exchange(seen, seen - 1, Ordering::SeqCst, Ordering::SeqCst) {
-            Ok(_) => return Some(()),
-            Err(now) => seen = now,
-        }
-    }
-    None
-}
 
 fn scaled(n: usize) -> usize {
     if cfg!(miri) {
@@ -54,7 +40,7 @@ fn every_token_reaches_a_waiter(fenced: bool) {
     });
     assert_eq!(tokens.load(Ordering::SeqCst), 0);
     assert_eq!(
-        events.waiting.load(Ordering::SeqCst),
+        events.counts.waiting.load(Ordering::SeqCst),
         0,
         "a sleeper left on the count"
     );
@@ -77,7 +63,7 @@ fn a_deadline_ends_the_wait_and_withdraws_the_sleeper() {
     let got: Option<()> = events.wait_until(Some(start + Duration::from_millis(20)), || None);
     assert_eq!(got, None);
     assert!(start.elapsed() >= Duration::from_millis(20));
-    assert_eq!(events.waiting.load(Ordering::SeqCst), 0);
+    assert_eq!(events.counts.waiting.load(Ordering::SeqCst), 0);
     assert!(events.lock().is_empty());
 }
 
@@ -92,14 +78,14 @@ fn notify_all_wakes_every_sleeper() {
                 events.wait_until(None, || (open.load(Ordering::SeqCst) == 1).then_some(()))
             });
         }
-        while events.waiting.load(Ordering::SeqCst) < 4 {
+        while events.counts.waiting.load(Ordering::SeqCst) < 4 {
             std::thread::yield_now();
         }
         // SeqCst: the change, ordered before `notify_all`'s fence.
         open.store(1, Ordering::SeqCst);
         events.notify_all();
     });
-    assert_eq!(events.waiting.load(Ordering::SeqCst), 0);
+    assert_eq!(events.counts.waiting.load(Ordering::SeqCst), 0);
 }
 
 /// A sleeper that was claimed, but found its condition true before it parked, passes the
@@ -117,7 +103,7 @@ fn a_claim_that_was_not_needed_is_passed_on() {
             events.wait_until(None, || {
                 // SeqCst: a test handshake. Before its announcement (the first try and the
                 // spin) the waiter finds nothing; its re-check is the first call after it.
-                if events.waiting.load(Ordering::SeqCst) == 0 {
+                if events.counts.waiting.load(Ordering::SeqCst) == 0 {
                     return None;
                 }
                 // SeqCst: a test handshake.
@@ -138,7 +124,7 @@ fn a_claim_that_was_not_needed_is_passed_on() {
                 take(&tokens)
             })
         });
-        while events.waiting.load(Ordering::SeqCst) < 2 {
+        while events.counts.waiting.load(Ordering::SeqCst) < 2 {
             std::thread::yield_now();
         }
         // SeqCst: the change the fast notify pairs with.

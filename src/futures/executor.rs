@@ -416,7 +416,7 @@ impl ThreadPoolExecutor {
             // Relaxed: written only under the gate, which this thread holds.
             let none_started = self.pool.started.load(Ordering::Relaxed) == 0;
             if none_started
-                && !self.pool.jobs.looks_empty()
+                && self.pool.jobs.has_jobs()
                 && !Pool::start_worker(&self.pool, &mut gate)
             {
                 drop(gate);

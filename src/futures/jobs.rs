@@ -6,10 +6,14 @@
 //! A submission from a worker's task goes to that worker's [`WorkerDeque`] first, where it
 //! runs next on the same thread (newest first, its data still in cache) unless an idle worker
 //! steals it; a full deque sends it to the shared queue. A worker looks for work in its own
-//! deque, then the shared queue, then the other deques, and sleeps on the pool's
-//! [`EventCount`] when all are empty: after its bounded spin it announces itself, re-checks,
-//! and parks. Every push notifies: one load when no worker sleeps, and otherwise the claim
-//! and unpark of exactly one sleeper, which then finds the job.
+//! deque, then the shared queue, then the other deques. One that found nothing at its first
+//! look *searches* (`crate::event_count`, searching): counted as searching, it spins, then
+//! announces itself on the pool's [`EventCount`], re-checks, and parks. A push wakes a sleeper
+//! only when no worker is searching — one load of the searching count while one is, two when
+//! nobody sleeps — and then claims exactly one, which counts as searching from that moment. A
+//! searcher that finds a job while it is the last one searching looks whether more are queued
+//! and, if so, wakes the next sleeper: so workers come up one at a time as the work needs
+//! them, and a worker spinning idle is never joined by a sleeper woken for the job it takes.
 //!
 //! The shared queue decides what is accepted (see `executor.rs`): a local push is accepted only
 //! while it is not shut down, and its owner is alive until its deque is empty, since a worker
@@ -17,11 +21,12 @@
 //! empty. Deques exist for the first [`DEQUES`] workers; the others use the shared queue only.
 //!
 //! # Why no wake-up is lost
-//! The event count's argument (`event_count.rs`). A push to the shared queue is a `SeqCst`
-//! RMW (the segmented queue's ticket), and the sleeper's re-check reads it with `SeqCst`
-//! loads, so its notify is the fence-free `notify_one_after_seqcst`. A local push ends with a
-//! plain store of the deque's `bottom`, so its notify issues the fence (`notify_one`). A
-//! shutdown wakes every sleeper.
+//! The event count's argument, searching included (`event_count.rs`, `event_count/search.rs`).
+//! A push to the shared queue is a `SeqCst` RMW (the segmented queue's ticket), and the
+//! re-check and the hand-over's look ([`Jobs::has_jobs`]) read it with `SeqCst` loads, so its
+//! notify is the fence-free `notify_one_unless_searching_after_seqcst`. A local push ends with
+//! a plain store of the deque's `bottom`, so its notify issues the fence
+//! (`notify_one_unless_searching`). A shutdown wakes every sleeper.
 //!
 //! # Progress
 //! Pushes are lock-free (wait-free for a local one) and never block; a worker with nothing to
@@ -97,7 +102,7 @@ impl Jobs {
     /// Queues `job` on the shared queue; gives it back if that is shut down.
     pub(super) fn push_shared(&self, job: Job) -> Result<(), Job> {
         self.shared.push(job).map_err(|refused| refused.0)?;
-        self.sleepers.notify_one_after_seqcst();
+        self.sleepers.notify_one_unless_searching_after_seqcst();
         Ok(())
     }
 
@@ -112,27 +117,30 @@ impl Jobs {
         };
         match deque.push(job) {
             Ok(()) => {
-                self.sleepers.notify_one();
+                self.sleepers.notify_one_unless_searching();
                 Ok(())
             }
             Err(job) => self.push_shared(job),
         }
     }
 
-    /// The next job for worker `index`, spinning, then sleeping, while there is none.
+    /// The next job for worker `index`, searching, then sleeping, while there is none.
     pub(super) fn next(&self, index: usize) -> Next {
         let own = self.deque(index);
-        self.sleepers
-            .wait_until_holding(None, || self.shared.hold_guard(), || self.find(index, own))
-            .unwrap_or(Next::Exit)
+        self.sleepers.search_holding(
+            || self.shared.hold_guard(),
+            || self.find(index, own),
+            || self.has_jobs(),
+        )
     }
 
     /// A job for worker `index`: its own newest, the shared queue's oldest, another deque's
     /// oldest; `Exit` once the pool is shut down and nothing is left that this worker must run.
     fn find(&self, index: usize, own: Option<&WorkerDeque>) -> Option<Next> {
         // An empty deque is skipped on a relaxed look, saving `take`'s fence: the sleeper's
-        // re-check still sees a local push, since the push's notify and the announcement both
-        // issue a `SeqCst` fence (the event count's fenced pattern).
+        // re-check and the searcher's hand-over still see a local push, since the push's notify,
+        // the announcement and the hand-over each issue a `SeqCst` fence (the event count's
+        // fenced pattern).
         if let Some(job) = own
             .filter(|own| !own.is_empty())
             .and_then(WorkerDeque::take)
@@ -186,12 +194,14 @@ impl Jobs {
         self.shared.is_empty() && self.deque(index).is_none_or(WorkerDeque::is_empty)
     }
 
-    /// Whether nothing is queued anywhere (a hint).
-    pub(super) fn looks_empty(&self) -> bool {
-        self.shared.is_empty()
-            && (0..self.deques.len())
+    /// Whether a worker could find a job now (for a searcher's hand-over, say): the shared queue's
+    /// emptiness test as its pops make it, then the deques (their `bottom`, ordered by the
+    /// fence the hand-over and the local push's notify issue).
+    pub(super) fn has_jobs(&self) -> bool {
+        self.shared.has_values()
+            || (0..self.deques.len())
                 .filter_map(|index| self.deque(index))
-                .all(WorkerDeque::is_empty)
+                .any(|deque| !deque.is_empty())
     }
 
     /// How many jobs are queued (a snapshot, for `Debug`).

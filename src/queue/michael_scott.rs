@@ -129,6 +129,18 @@ impl<T: Send + 'static, R: Reclaimer> MsQueue<T, R> {
         self.reclaimer.guard()
     }
 
+    /// Whether a pop could find a value now: `try_pop`'s emptiness test (its `SeqCst` load of
+    /// the sentinel's `next`), without popping.
+    pub(super) fn has_values(&self) -> bool {
+        let mut guard = self.reclaimer.guard();
+        let head = guard.protect(0, &self.head);
+        // SAFETY: `head` is protected, and never null (invariant 1).
+        let sentinel = unsafe { &*head };
+        // SeqCst: the emptiness re-check of `try_pop`.
+        let next = sentinel.next.load(Ordering::SeqCst);
+        !next.is_null() && next != closed()
+    }
+
     /// Removes the oldest value, if any.
     pub(super) fn try_pop(&self) -> Popped<T> {
         let mut guard = self.reclaimer.guard();

@@ -376,6 +376,17 @@ impl<T: Send + 'static, R: Reclaimer> ConcurrentQueue<T, R> {
         self.state.load(Ordering::SeqCst) != OPEN
     }
 
+    /// Whether a pop could find a value now, by the emptiness test of `try_pop` and its
+    /// `SeqCst` loads (unlike [`is_empty`](Self::is_empty), a snapshot of the counters): for a
+    /// waiter that hands a wake-up over to another (`crate::event_count`, searching).
+    pub(crate) fn has_values(&self) -> bool {
+        match &self.raw {
+            Raw::Segmented(q) => q.has_values(),
+            Raw::LockFree(q) => q.has_values(),
+            Raw::Locked(q) => q.has_values(),
+        }
+    }
+
     /// A guard of the queue's reclaimer, for a caller about to retry `try_pop` in a spin (see
     /// [`EventCount::wait_until_holding`]). `None` for the locked mode, which has no reclaimer.
     pub(crate) fn hold_guard(&self) -> Option<R::Guard<'_>> {

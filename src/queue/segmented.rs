@@ -501,6 +501,28 @@ impl<T: Send + 'static, R: Reclaimer> SegQueue<T, R> {
         }
     }
 
+    /// Whether a pop could find a value now: the emptiness test of `try_pop`, with its
+    /// `SeqCst` loads, without taking a ticket (a poisoned cell may make it say `true` in
+    /// vain). For a waiter that hands a wake-up over (`crate::event_count`, searching).
+    pub(super) fn has_values(&self) -> bool {
+        let mut guard = self.reclaimer.guard();
+        let first = guard.protect(0, &self.head);
+        // SAFETY: protected, and never null.
+        let segment = unsafe { &*first };
+        // SeqCst: the loads of `try_pop`'s emptiness test (see "Memory orderings"); likewise
+        // below.
+        let head = segment.head.load(Ordering::SeqCst);
+        // SeqCst: as above.
+        let tail = segment.tail.load(Ordering::SeqCst);
+        if head < (tail & !CLOSED).min(SEGMENT_CELLS as u64) {
+            return true;
+        }
+        // An appended segment holds its appender's value in cell 0.
+        // SeqCst: as above.
+        let next = segment.next.load(Ordering::SeqCst);
+        head >= SEGMENT_CELLS as u64 && !next.is_null() && next != closed()
+    }
+
     /// The number of values, exact when nothing runs concurrently (invariant 6); never more
     /// than the values that were in the queue at some moment during the call.
     pub(super) fn len(&self) -> usize {

@@ -84,6 +84,15 @@ impl<T: Send> TwoLockQueue<T> {
         Ok(())
     }
 
+    /// Whether a pop could find a value now: `try_pop`'s emptiness test, without popping.
+    pub(super) fn has_values(&self) -> bool {
+        let head = lock(&self.head);
+        // SAFETY: the sentinel is only freed under the head lock, which this thread holds.
+        // SeqCst: the emptiness re-check of `try_pop`.
+        let next = unsafe { &*head.0 }.next.load(Ordering::SeqCst);
+        !next.is_null() && next != closed()
+    }
+
     /// Removes the oldest value, if any.
     pub(super) fn try_pop(&self) -> Popped<T> {
         let mut head = lock(&self.head);

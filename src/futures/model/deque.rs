@@ -10,6 +10,7 @@
 use crate::futures::cell::with_task;
 use crate::futures::deque::{Steal, WorkerDeque};
 use crate::futures::Future;
+use crate::model_support::check_bounded;
 use loom::sync::Arc;
 use loom::thread;
 
@@ -20,15 +21,7 @@ fn run_all(jobs: impl Iterator<Item = crate::futures::cell::Job>) -> usize {
 
 #[test]
 fn the_owner_and_a_thief_take_each_job_once() {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(builder.preemption_bound.map_or(2, |b| b.min(2)));
-    // std's, not the facade's: it counts the model's executions from outside the model, which
-    // loom runs one after another on this thread.
-    let executions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = std::sync::Arc::clone(&executions);
-    builder.check(move || {
-        // Relaxed: a count, read on this same thread after `check` returns.
-        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    check_bounded("deque push, push, take ∥ steal", 2, || {
         let deque = Arc::new(WorkerDeque::new());
         let futures: Vec<Future<u32>> = (0..2)
             .map(|i| {
@@ -58,7 +51,4 @@ fn the_owner_and_a_thief_take_each_job_once() {
             assert_eq!(f.result(None).unwrap(), i);
         }
     });
-    // Relaxed: as above.
-    let executions = executions.load(std::sync::atomic::Ordering::Relaxed);
-    eprintln!("loom: deque push, push, take ∥ steal: {executions} executions");
 }
