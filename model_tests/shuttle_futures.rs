@@ -197,11 +197,11 @@ fn submissions_race_searching_workers() {
     });
 }
 
-/// Two tasks that wait for each other run at once on a two-worker pool, also once both workers
-/// sleep: the first submission's claim counts its worker as searching, so the second skips its
-/// wake-up, and only the hand-over of the worker that took the first task wakes the other
-/// (under the mutant `search_without_hand_over` the first task waits forever for the second,
-/// which nobody runs: every thread blocks, and shuttle reports it).
+/// Two tasks that wait for each other run at once on a two-worker pool, also when one worker
+/// is spinning and the other sleeps: both submissions may skip their wake-up while the spinner
+/// counts as searching, and only the hand-over of the worker that took the first task wakes the
+/// other (under the mutant `search_without_hand_over` the first task then waits forever for the
+/// second, which nobody runs: every thread blocks, and shuttle reports it).
 #[test]
 #[cfg_attr(
     concurrency_mutant = "search_without_hand_over",

@@ -79,16 +79,13 @@ struct Sleeper {
     thread: thread::Thread,
     /// Set, under the list lock, by the notifier that claimed this sleeper.
     woken: AtomicBool,
-    /// Whether the claim makes it a searcher (`search.rs`).
-    searcher: bool,
 }
 
 impl Sleeper {
-    fn current(searcher: bool) -> Arc<Self> {
+    fn current() -> Arc<Self> {
         Arc::new(Self {
             thread: thread::current(),
             woken: AtomicBool::new(false),
-            searcher,
         })
     }
 }
@@ -152,7 +149,7 @@ impl EventCount {
         deadline: Option<Instant>,
         mut attempt: impl FnMut() -> Option<R>,
     ) -> Option<R> {
-        let sleeper = Sleeper::current(false);
+        let sleeper = Sleeper::current();
         loop {
             self.announce(&sleeper);
             // The mutant `sleep_without_recheck` skips the re-check, for the loom suite to
@@ -311,16 +308,10 @@ impl EventCount {
         }
     }
 
-    /// Books the claim of `sleeper`, just taken off the list (the caller holds the lock); a
-    /// searcher's claim counts it as searching before it runs.
+    /// Books the claim of `sleeper`, just taken off the list (the caller holds the lock).
     fn claim(&self, sleeper: &Sleeper) {
         // Relaxed: under the lock, as in `withdraw`.
         self.counts.waiting.fetch_sub(1, Ordering::Relaxed);
-        if sleeper.searcher {
-            // SeqCst: in the single total order with the notifiers' loads of `searching` (see
-            // "Why no wake-up is lost" in `search.rs`).
-            self.counts.searching.fetch_add(1, Ordering::SeqCst);
-        }
         // Release: pairs with the Acquire load in `sleep`.
         sleeper.woken.store(true, Ordering::Release);
     }
@@ -350,28 +341,41 @@ mod tests;
 #[cfg(all(test, not(shuttle)))]
 mod tokens;
 
+/// Retries `attempt` through the spin rounds (see [Spinning](self#spinning)); the first `Some`
+/// it gives, or `None` once the rounds are spent.
+pub(crate) fn spin<R>(attempt: &mut impl FnMut() -> Option<R>) -> Option<R> {
+    spin_busy(attempt).or_else(|| spin_yielding(attempt))
+}
+
+/// The rounds of [`spin`] that keep the processor: `spin_loop`s, doubling each round.
+#[cfg(not(loom))]
+pub(crate) fn spin_busy<R>(attempt: &mut impl FnMut() -> Option<R>) -> Option<R> {
+    (0..SPIN_ROUNDS).find_map(|round| {
+        for _ in 0..1u32 << round {
+            crate::sync::spin_loop();
+        }
+        attempt()
+    })
+}
+
+/// The rounds of [`spin`] that yield the processor.
+#[cfg(not(loom))]
+pub(crate) fn spin_yielding<R>(attempt: &mut impl FnMut() -> Option<R>) -> Option<R> {
+    (SPIN_ROUNDS..MAX_ROUNDS).find_map(|_| {
+        crate::sync::yield_now();
+        attempt()
+    })
+}
+
 /// Under loom the spin budget is zero: spinning adds interleavings, none that the sleep
 /// path does not have already.
 #[cfg(loom)]
-pub(crate) fn spin<R>(_: &mut impl FnMut() -> Option<R>) -> Option<R> {
+pub(crate) fn spin_busy<R>(_: &mut impl FnMut() -> Option<R>) -> Option<R> {
     None
 }
 
-/// Retries `attempt` through the spin rounds (see [Spinning](self#spinning)); the first `Some`
-/// it gives, or `None` once the rounds are spent.
-#[cfg(not(loom))]
-pub(crate) fn spin<R>(attempt: &mut impl FnMut() -> Option<R>) -> Option<R> {
-    for round in 0..MAX_ROUNDS {
-        if round < SPIN_ROUNDS {
-            for _ in 0..1u32 << round {
-                crate::sync::spin_loop();
-            }
-        } else {
-            crate::sync::yield_now();
-        }
-        if let Some(done) = attempt() {
-            return Some(done);
-        }
-    }
+/// Under loom, as [`spin_busy`]: no rounds.
+#[cfg(loom)]
+pub(crate) fn spin_yielding<R>(_: &mut impl FnMut() -> Option<R>) -> Option<R> {
     None
 }

@@ -86,39 +86,6 @@ fn no_more_than_max_workers_tasks_run_at_once() {
     assert_eq!(most.load(SeqCst), 3);
 }
 
-/// Tasks that wait for each other run at once, also once every worker fell asleep: the first
-/// submission wakes one worker, the others skip their wake-up while it counts as searching, and
-/// each woken worker that finds a task wakes the next while more are queued (the hand-over of
-/// `event_count/search.rs`). Without it the first task would wait for the others in vain.
-#[test]
-fn tasks_that_meet_run_at_once_after_the_workers_slept() {
-    let pool = pool(3);
-    let patience = Some(Duration::from_secs(10));
-    for round in 0..3 {
-        if round > 0 {
-            // Long enough for the idle workers to spend their spin and park.
-            thread::sleep(Duration::from_millis(50));
-        }
-        let meeting: Arc<Vec<Future<()>>> = Arc::new((0..3).map(|_| Future::new()).collect());
-        let fs: Vec<_> = (0..3)
-            .map(|i| {
-                let meeting = Arc::clone(&meeting);
-                pool.submit(move || {
-                    meeting[i].set_result(()).unwrap();
-                    meeting.iter().all(|f| f.result(patience).is_ok())
-                })
-                .unwrap()
-            })
-            .collect();
-        for f in fs {
-            assert!(
-                f.result(LONG).unwrap(),
-                "round {round}: a task waited in vain"
-            );
-        }
-    }
-}
-
 #[test]
 fn workers_start_lazily_and_idle_ones_are_reused() {
     let pool = ThreadPoolExecutor::builder()
