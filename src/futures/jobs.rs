@@ -8,12 +8,12 @@
 //! steals it; a full deque sends it to the shared queue. A worker looks for work in its own
 //! deque, then the shared queue, then the other deques. One that found nothing at its first
 //! look *searches* (`crate::event_count`, searching): counted as searching, it spins, then
-//! announces itself on the pool's [`EventCount`], re-checks, and parks. A push wakes a sleeper
-//! only when no worker is searching — one load of the searching count while one is, two when
-//! nobody sleeps — and then claims exactly one, which counts as searching from that moment. A
-//! searcher that finds a job while it is the last one searching looks whether more are queued
-//! and, if so, wakes the next sleeper: so workers come up one at a time as the work needs
-//! them, and a worker spinning idle is never joined by a sleeper woken for the job it takes.
+//! yields, announces itself on the pool's [`EventCount`], re-checks, and parks. A push wakes a
+//! sleeper only when no worker is searching — one load of the searching count while one is,
+//! two when nobody sleeps — and then claims exactly one, which searches again once it runs. A
+//! searcher that finds a job while it is the last one searching looks whether anybody sleeps
+//! and more are queued and, if so, wakes the next sleeper: so a worker spinning idle is not
+//! joined by a sleeper woken for the job it takes, and sleepers still come up for the rest.
 //!
 //! The shared queue decides what is accepted (see `executor.rs`): a local push is accepted only
 //! while it is not shut down, and its owner is alive until its deque is empty, since a worker
