@@ -1,4 +1,4 @@
-use super::tokens::take;
+use super::tokens::{hand_out, take};
 use super::*;
 use std::time::Duration;
 
@@ -16,6 +16,13 @@ fn every_token_reaches_a_waiter(fenced: bool) {
     let (waiters, per_waiter) = (3, scaled(2_000));
     let events = EventCount::default();
     let tokens = AtomicUsize::new(0);
+    let notify = || {
+        if fenced {
+            events.notify_one();
+        } else {
+            events.notify_one_after_seqcst();
+        }
+    };
     std::thread::scope(|s| {
         for _ in 0..waiters {
             s.spawn(|| {
@@ -25,17 +32,7 @@ fn every_token_reaches_a_waiter(fenced: bool) {
             });
         }
         for _ in 0..2 {
-            s.spawn(|| {
-                for _ in 0..waiters * per_waiter / 2 {
-                    // SeqCst: the change the fast notify pairs with.
-                    tokens.fetch_add(1, Ordering::SeqCst);
-                    if fenced {
-                        events.notify_one();
-                    } else {
-                        events.notify_one_after_seqcst();
-                    }
-                }
-            });
+            s.spawn(|| hand_out(&tokens, waiters * per_waiter / 2, notify));
         }
     });
     assert_eq!(tokens.load(Ordering::SeqCst), 0);

@@ -16,3 +16,13 @@ pub(super) fn take(tokens: &AtomicUsize) -> Option<()> {
     }
     None
 }
+
+/// Hands out `count` tokens, one `SeqCst` change each (as the fast notify requires), calling
+/// `notify` after each.
+pub(super) fn hand_out(tokens: &AtomicUsize, count: usize, notify: impl Fn()) {
+    for _ in 0..count {
+        // SeqCst: the change the fast notify pairs with.
+        tokens.fetch_add(1, Ordering::SeqCst);
+        notify();
+    }
+}

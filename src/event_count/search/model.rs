@@ -8,7 +8,7 @@
 //! through it (`.ci/test` stage `loom-mutant` reads loom's deadlock report from its output,
 //! since loom aborts while it unwinds through the parked threads).
 
-use crate::event_count::tokens::take;
+use crate::event_count::tokens::{hand_out, take};
 use crate::event_count::EventCount;
 use crate::model_support::check;
 use crate::sync::{AtomicUsize, Ordering};
@@ -32,15 +32,13 @@ fn two_searchers_two_tokens(fenced: bool) {
             })
         })
         .collect();
-    for _ in 0..2 {
-        // SeqCst: the change the fast notify pairs with.
-        tokens.fetch_add(1, Ordering::SeqCst);
+    hand_out(&tokens, 2, || {
         if fenced {
             events.notify_one_unless_searching();
         } else {
             events.notify_one_unless_searching_after_seqcst();
         }
-    }
+    });
     for worker in workers {
         worker.join().unwrap();
     }

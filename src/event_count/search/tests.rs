@@ -1,5 +1,5 @@
 use super::*;
-use crate::event_count::tokens::take;
+use crate::event_count::tokens::{hand_out, take};
 use crate::sync::{AtomicBool, AtomicUsize};
 use std::time::Duration;
 
@@ -10,6 +10,13 @@ fn every_token_reaches_a_searcher(fenced: bool) {
     let tokens = AtomicUsize::new(0);
     // SeqCst: the hand-over's look, as the fast notify requires.
     let more = || tokens.load(Ordering::SeqCst) > 0;
+    let notify = || {
+        if fenced {
+            events.notify_one_unless_searching();
+        } else {
+            events.notify_one_unless_searching_after_seqcst();
+        }
+    };
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| {
@@ -19,17 +26,7 @@ fn every_token_reaches_a_searcher(fenced: bool) {
             });
         }
         for _ in 0..2 {
-            s.spawn(|| {
-                for _ in 0..workers * per_worker / 2 {
-                    // SeqCst: the change the fast notify pairs with.
-                    tokens.fetch_add(1, Ordering::SeqCst);
-                    if fenced {
-                        events.notify_one_unless_searching();
-                    } else {
-                        events.notify_one_unless_searching_after_seqcst();
-                    }
-                }
-            });
+            s.spawn(|| hand_out(&tokens, workers * per_worker / 2, notify));
         }
     });
     // SeqCst: read after the scope joined every thread.
@@ -87,11 +84,9 @@ fn a_notify_wakes_nobody_while_a_searcher_is_counted() {
         }
         // This thread plays a worker that is spinning.
         events.start_searching();
-        for _ in 0..2 {
-            // SeqCst: the change the fast notify pairs with.
-            tokens.fetch_add(1, Ordering::SeqCst);
-            events.notify_one_unless_searching_after_seqcst();
-        }
+        hand_out(&tokens, 2, || {
+            events.notify_one_unless_searching_after_seqcst()
+        });
         std::thread::sleep(Duration::from_millis(20));
         // SeqCst: a test handshake.
         assert_eq!(
@@ -123,11 +118,9 @@ fn sleepers_woken_one_by_one_each_get_a_token() {
             .map(|_| s.spawn(|| events.search_holding(|| (), || take(&tokens), more)))
             .collect();
         wait_for_sleepers(&events, 2);
-        for _ in 0..2 {
-            // SeqCst: the change the fast notify pairs with.
-            tokens.fetch_add(1, Ordering::SeqCst);
-            events.notify_one_unless_searching_after_seqcst();
-        }
+        hand_out(&tokens, 2, || {
+            events.notify_one_unless_searching_after_seqcst()
+        });
         for sleeper in sleepers {
             sleeper.join().unwrap();
         }
