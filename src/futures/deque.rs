@@ -26,7 +26,12 @@
 //! # Memory orderings
 //! See the comments at each operation; the two `SeqCst` fences are the paper's, and order the
 //! owner's write of `bottom` before its read of `top` (take) against a thief's read of `top`
-//! before its read of `bottom` (steal): the store→load pattern no weaker ordering gives.
+//! before its read of `bottom` (steal): the store→load pattern no weaker ordering gives. Every
+//! store of `bottom` is `Release`, the take's too (the paper's are relaxed): a thief's
+//! `Acquire` load synchronizes with whichever store it reads, and a `Relaxed` store would not
+//! continue the release sequence of the push before it, so a thief that read a lowered
+//! `bottom` could read a slot as never written (Miri found it, on the aarch64 target; the loom
+//! model `a_thief_sees_every_slot_below_the_bottom_it_read` crashes on it).
 
 use super::cell::Job;
 use crate::sync::{fence, AtomicIsize, AtomicPtr, Ordering};
@@ -89,8 +94,11 @@ impl WorkerDeque {
     pub(super) fn take(&self) -> Option<Job> {
         // Relaxed: only the owner writes `bottom`.
         let bottom = self.bottom.load(Ordering::Relaxed) - 1;
-        // Relaxed: ordered before the read of `top` by the fence below.
-        self.bottom.store(bottom, Ordering::Relaxed);
+        // Release: pairs with the Acquire load of `bottom` in `steal`, like the push's store: a
+        // thief that reads the lowered value sees every slot below it. (A Relaxed store does
+        // not continue the pushes' Release: a thief that read it took a never-written slot as
+        // a job; Miri found it.) The fence below orders it before the read of `top`.
+        self.bottom.store(bottom, Ordering::Release);
         // SeqCst: the store of `bottom` above before the load of `top` below, against the
         // fence of `steal` (module documentation). The mutant `take_without_fence` drops it,
         // for loom to catch a job taken twice.
@@ -101,8 +109,8 @@ impl WorkerDeque {
         let top = self.top.load(Ordering::Relaxed);
         if top > bottom {
             // Empty: restore.
-            // Relaxed: only the owner writes `bottom`.
-            self.bottom.store(bottom + 1, Ordering::Relaxed);
+            // Release: as the store above.
+            self.bottom.store(bottom + 1, Ordering::Release);
             return None;
         }
         // Relaxed: the owner wrote it itself (or a thief that read it lost its CAS).
@@ -119,8 +127,8 @@ impl WorkerDeque {
             .top
             .compare_exchange(top, top + 1, Ordering::SeqCst, Ordering::Relaxed)
             .is_ok();
-        // Relaxed: only the owner writes `bottom`; the deque is empty either way.
-        self.bottom.store(bottom + 1, Ordering::Relaxed);
+        // Release: as the store above; the deque is empty either way.
+        self.bottom.store(bottom + 1, Ordering::Release);
         // SAFETY: the CAS moved `top` past the slot, so the job is this thread's
         // (invariant 2).
         won.then(|| unsafe { Job::from_raw(job) })

@@ -52,3 +52,36 @@ fn the_owner_and_a_thief_take_each_job_once() {
         }
     });
 }
+
+/// A thief that starts before the owner pushes: whatever `bottom` it reads — a push's, or the
+/// one a take lowered or restored — it sees every slot below it. With the take's stores of
+/// `bottom` `Relaxed`, a thief that read the lowered value had no happens-before with the
+/// pushes, read a slot as never written and took a null job (Miri on the aarch64 target found
+/// it; loom's causality check reports it here).
+#[test]
+fn a_thief_sees_every_slot_below_the_bottom_it_read() {
+    check_bounded("deque thief ∥ push, push, take", 2, || {
+        let deque = Arc::new(WorkerDeque::new());
+        let thief = {
+            let deque = Arc::clone(&deque);
+            thread::spawn(move || match deque.steal() {
+                Steal::Taken(job) => run_all(std::iter::once(job)),
+                Steal::Empty | Steal::Retry => 0,
+            })
+        };
+        let futures: Vec<Future<u32>> = (0..2)
+            .map(|i| {
+                let (future, job) = with_task(0, move || i);
+                assert!(deque.push(job).is_ok());
+                future
+            })
+            .collect();
+        let owned = run_all(std::iter::from_fn(|| deque.take()).take(1));
+        let stolen = thief.join().unwrap();
+        let left = run_all(std::iter::from_fn(|| deque.take()));
+        assert_eq!(owned + stolen + left, 2, "each job taken once");
+        for (i, f) in (0..).zip(&futures) {
+            assert_eq!(f.result(None).unwrap(), i);
+        }
+    });
+}
