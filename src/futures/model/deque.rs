@@ -19,17 +19,22 @@ fn run_all(jobs: impl Iterator<Item = crate::futures::cell::Job>) -> usize {
     jobs.map(|job| job.run(&mut || {})).count()
 }
 
+/// Pushes two jobs, returning 0 and 1, as the owner; their futures.
+fn push_two(deque: &WorkerDeque) -> Vec<Future<u32>> {
+    (0..2)
+        .map(|i| {
+            let (future, job) = with_task(0, move || i);
+            assert!(deque.push(job).is_ok());
+            future
+        })
+        .collect()
+}
+
 #[test]
 fn the_owner_and_a_thief_take_each_job_once() {
     check_bounded("deque push, push, take ∥ steal", 2, || {
         let deque = Arc::new(WorkerDeque::new());
-        let futures: Vec<Future<u32>> = (0..2)
-            .map(|i| {
-                let (future, job) = with_task(0, move || i);
-                assert!(deque.push(job).is_ok());
-                future
-            })
-            .collect();
+        let futures = push_two(&deque);
         let thief = {
             let deque = Arc::clone(&deque);
             // Steals until it finds the deque empty: a second steal is what races the owner's
@@ -69,13 +74,7 @@ fn a_thief_sees_every_slot_below_the_bottom_it_read() {
                 Steal::Empty | Steal::Retry => 0,
             })
         };
-        let futures: Vec<Future<u32>> = (0..2)
-            .map(|i| {
-                let (future, job) = with_task(0, move || i);
-                assert!(deque.push(job).is_ok());
-                future
-            })
-            .collect();
+        let futures = push_two(&deque);
         let owned = run_all(std::iter::from_fn(|| deque.take()).take(1));
         let stolen = thief.join().unwrap();
         let left = run_all(std::iter::from_fn(|| deque.take()));
